@@ -1,0 +1,50 @@
+"""The `mlmkit` command: one subcommand per module in this package.
+
+Each module exposes `register(subparsers)`, which adds its parser and sets `func` to a
+function taking the parsed arguments and returning an exit code. Modules import heavy
+libraries (torch, transformers) inside that function so that `mlmkit --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from mlmkit.errors import MlmkitError
+
+# Subcommand name -> module that registers it. Order is the order shown in --help.
+COMMANDS: dict[str, str] = {
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlmkit",
+        description="Pretrain masked language models with the masking strategy of your choice, "
+        "then evaluate them on GLUE and SQuAD.",
+        epilog="Example: mlmkit tokenizer train --corpus corpus.txt --kind wordpiece --vocab-size 8000 --out tok/\n"
+        "Run `mlmkit COMMAND --help` for the options of each command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMANDS.values():
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except MlmkitError as error:
+        print(f"mlmkit {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

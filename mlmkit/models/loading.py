@@ -1,0 +1,41 @@
+"""Load a Hugging Face model folder (ours or anyone's) with errors that say what is missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlmkit.errors import MlmkitError
+
+
+def check_model_folder(path: str | Path) -> Path:
+    """Return `path` as a Path if it looks like a `save_pretrained` folder, else raise MlmkitError."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise MlmkitError(f"model folder {str(folder)!r} does not exist; pass a folder written by save_pretrained")
+    if not (folder / "config.json").is_file():
+        raise MlmkitError(
+            f"{str(folder)!r} is not a model checkpoint: it has no config.json. "
+            "Pass a folder written by save_pretrained (for mlmkit runs: OUTPUT_DIR/checkpoints/step-N/model or OUTPUT_DIR/final)"
+        )
+    return folder
+
+
+def load_tokenizer(path: str | Path) -> Any:
+    """Load the fast tokenizer saved in `path`; never reaches a hub, never runs remote code."""
+    from transformers import AutoTokenizer
+
+    folder = Path(path)
+    has_tokenizer = any((folder / name).is_file() for name in ("tokenizer.json", "vocab.txt", "vocab.json"))
+    if not has_tokenizer:
+        raise MlmkitError(
+            f"no tokenizer in {str(folder)!r} (no tokenizer.json, vocab.txt or vocab.json); "
+            "save one beside the model with tokenizer.save_pretrained(folder)"
+        )
+    return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+
+
+def load_model(path: str | Path, auto_class: Any, **kwargs: Any) -> Any:
+    """Load `auto_class.from_pretrained(path)` offline, after checking the folder."""
+    folder = check_model_folder(path)
+    return auto_class.from_pretrained(str(folder), local_files_only=True, **kwargs)
