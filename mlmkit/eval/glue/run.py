@@ -1,0 +1,167 @@
+"""Fine-tune a checkpoint on GLUE tasks, one run per seed, and score it on their dev sets.
+
+Set-up (BERT §4.1, App. A.3): `AutoModelForSequenceClassification` with a fresh head
+(regression head with MSE for STS-B), AdamW with linear warm-up over 10% of the steps then
+linear decay (the shared `mlmkit.eval.finetune` loop), inputs truncated to `max_length` and
+padded per batch (dynamic padding), on Accelerate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlmkit.errors import MlmkitError
+from mlmkit.eval.glue.data import TaskData, load_task
+from mlmkit.eval.glue.results import summarize
+from mlmkit.eval.glue.tasks import TASKS, HParams, TaskSpec
+from mlmkit.eval.metrics import compute_metrics
+
+# The training subset taken by --max-train-samples is the same for every fine-tuning seed, so
+# that seeds vary initialisation and order only.
+SUBSET_SEED = 0
+
+
+@dataclass(frozen=True)
+class GlueOptions:
+    """What to run; `None` hyper-parameters fall back to each task's `TaskSpec.hparams`."""
+
+    seeds: tuple[int, ...] = (1,)
+    lr: float | None = None
+    batch_size: int | None = None
+    epochs: float | None = None
+    max_length: int | None = None
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    skip_unavailable: bool = False
+
+
+def resolve_hparams(spec: TaskSpec, options: GlueOptions) -> HParams:
+    """The task's defaults, overridden by whatever the user set."""
+    overrides = {
+        name: getattr(options, name)
+        for name in ("lr", "batch_size", "epochs", "max_length")
+        if getattr(options, name) is not None
+    }
+    return dataclasses.replace(spec.hparams, **overrides)
+
+
+def _subsample(data: TaskData, options: GlueOptions) -> TaskData:
+    train, evals = data.train, data.evals
+    if options.max_train_samples is not None and options.max_train_samples < len(train):
+        train = train.shuffle(seed=SUBSET_SEED).select(range(options.max_train_samples))
+    if options.max_eval_samples is not None:
+        evals = {name: ds.select(range(min(options.max_eval_samples, len(ds)))) for name, ds in evals.items()}
+    return TaskData(train, evals)
+
+
+def _tokenize(dataset: Any, spec: TaskSpec, tokenizer: Any, max_length: int) -> Any:
+    """Text fields -> input ids (truncated, unpadded: batches are padded by the collator)."""
+    fields = list(spec.text_fields)
+
+    def encode(batch: dict) -> dict:
+        encoded = tokenizer(*[batch[name] for name in fields], truncation=True, max_length=max_length)
+        encoded["labels"] = batch["label"]
+        return encoded
+
+    return dataset.map(encode, batched=True, remove_columns=dataset.column_names, desc=f"tokenize {spec.name}")
+
+
+def _load_classifier(model_dir: Path, spec: TaskSpec) -> Any:
+    from transformers import AutoModelForSequenceClassification
+
+    from mlmkit.models.loading import load_model
+
+    if spec.is_regression:
+        return load_model(model_dir, AutoModelForSequenceClassification, num_labels=1, problem_type="regression")
+    return load_model(
+        model_dir,
+        AutoModelForSequenceClassification,
+        num_labels=spec.num_labels,
+        problem_type="single_label_classification",
+        id2label=dict(enumerate(spec.label_names)),
+        label2id={name: index for index, name in enumerate(spec.label_names)},
+    )
+
+
+def finetune_and_score(
+    model_dir: Path, spec: TaskSpec, encoded: dict[str, Any], hparams: HParams, seed: int, accelerator: Any, tokenizer: Any
+) -> dict[str, dict[str, float]]:
+    """One fine-tuning run of `spec` with `seed`; returns eval name -> metric -> value.
+
+    `encoded` maps "train" and each eval name to a tokenized Dataset.
+    """
+    import torch
+    from accelerate.utils import set_seed
+    from transformers import DataCollatorWithPadding
+
+    from mlmkit.eval.finetune import finetune, predict
+
+    set_seed(seed)  # the classifier head's initialisation and dropout
+    collator = DataCollatorWithPadding(tokenizer)
+    order = torch.Generator().manual_seed(seed)
+    train_loader = torch.utils.data.DataLoader(
+        encoded["train"], batch_size=hparams.batch_size, shuffle=True, collate_fn=collator, generator=order
+    )
+    model = finetune(
+        _load_classifier(model_dir, spec), train_loader, accelerator,
+        epochs=hparams.epochs, lr=hparams.lr, desc=f"{spec.name} seed {seed}",
+    )
+    scores = {}
+    for name in spec.eval_files:
+        loader = torch.utils.data.DataLoader(encoded[name], batch_size=2 * hparams.batch_size, collate_fn=collator)
+        logits = predict(model, loader, accelerator, desc=f"{name} dev")["logits"]  # (N, num_labels)
+        predictions = logits[:, 0] if spec.is_regression else logits.argmax(dim=-1)
+        scores[name] = compute_metrics(spec.metrics, predictions.numpy(), encoded[name]["labels"])
+    accelerator.free_memory()
+    return scores
+
+
+def _load_all(data_dir: Path, names: list[str], options: GlueOptions) -> tuple[dict[str, TaskData], dict[str, str]]:
+    """Load every task before any training, so a missing file fails fast; with
+    `skip_unavailable`, tasks that cannot be loaded are returned as skipped with the reason."""
+    loaded, skipped = {}, {}
+    for name in names:
+        try:
+            loaded[name] = _subsample(load_task(data_dir, TASKS[name]), options)
+        except MlmkitError as error:
+            if not options.skip_unavailable:
+                raise
+            skipped[name] = str(error)
+            print(f"skipping {name}: {error}")
+    if not loaded:
+        raise MlmkitError(f"none of the tasks {names} could be loaded from {data_dir}: {skipped}")
+    return loaded, skipped
+
+
+def run_glue(model_dir: str | Path, task_names: list[str], data_dir: str | Path, options: GlueOptions) -> dict:
+    """Fine-tune `model_dir` on each task once per seed and summarise the dev scores.
+
+    Returns the results dictionary written to `results.json` (see `results.summarize`).
+    """
+    from accelerate import Accelerator
+
+    from mlmkit.models.loading import check_model_folder, load_tokenizer
+
+    model_dir = check_model_folder(model_dir)
+    tokenizer = load_tokenizer(model_dir)
+    tasks, skipped = _load_all(Path(data_dir), task_names, options)
+    accelerator = Accelerator()
+    per_seed, details = {}, {}
+    for name, data in tasks.items():
+        spec, started = TASKS[name], time.perf_counter()
+        hparams = resolve_hparams(spec, options)
+        encoded = {split: _tokenize(ds, spec, tokenizer, hparams.max_length) for split, ds in [("train", data.train), *data.evals.items()]}
+        per_seed[name] = {
+            seed: finetune_and_score(model_dir, spec, encoded, hparams, seed, accelerator, tokenizer) for seed in options.seeds
+        }
+        details[name] = {
+            "hparams": dataclasses.asdict(hparams),
+            "train_rows": len(data.train),
+            "eval_rows": {split: len(ds) for split, ds in data.evals.items()},
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+    return summarize(str(model_dir), per_seed, details, skipped)
