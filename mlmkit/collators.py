@@ -1,0 +1,225 @@
+"""Masking collators with the Hugging Face collator contract, and `build_collator`, their one entry point.
+
+A collator pads a list of features, numbers words when its strategy needs them, asks the strategy for
+units, selects units under the token budget, and corrupts them. It works as
+`transformers.Trainer(data_collator=...)` (also with the default `remove_unused_columns=True`, which drops
+`word_ids` and `special_tokens_mask`: specials then come from the tokenizer's special ids and words from
+the vocabulary's conventions) and in a `DataLoader` with any `num_workers`.
+
+Reproducibility: every batch gets its own generator seeded from (seed, epoch, global batch index), like
+fairseq's (seed, epoch, index) (papers.md §1b), so masks do not depend on `num_workers` and a resumed run
+can replay them (`set_epoch(epoch, start_batch)`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from dataclasses import fields
+from typing import Any
+
+import numpy as np
+import torch
+
+from mlmkit.errors import MlmkitError
+from mlmkit.masking import MASKERS
+from mlmkit.masking.corruption import check_replacement_probs, replacement_vocabulary
+from mlmkit.masking.outputs import OUTPUTS, SelectedBatch
+from mlmkit.masking.padding import pad_feature
+from mlmkit.masking.selection import select_units, token_budget
+from mlmkit.masking.units import derive_word_ids, normalize_word_ids, word_start_table
+
+
+def batch_seed(seed: int, epoch: int, batch_index: int) -> int:
+    """Mix (seed, epoch, global batch index) into one 63-bit seed (numpy's SeedSequence hashing)."""
+    state = np.random.SeedSequence([seed, epoch, batch_index]).generate_state(2, np.uint32)
+    return (int(state[0]) << 31) ^ int(state[1])
+
+
+class MaskingCollator:
+    """Pad, select units with a strategy, and apply BERT's 80/10/10 (HF collator contract).
+
+    Args:
+        tokenizer: a Hugging Face tokenizer with a mask token.
+        masker: a strategy from `mlmkit.masking.MASKERS` (an instance).
+        mlm_probability: share of maskable tokens to predict per sequence (budget round(rate × n), ≥ 1).
+        mask_replace_prob: share of selected tokens (or units) replaced by the mask token.
+        random_replace_prob: share replaced by a random vocabulary token (never a special one).
+        pad_to_multiple_of: pad the length up to a multiple of this (e.g. 8 for tensor cores).
+        seed: seed of the per-batch generators.
+        output: output stage, a key of `mlmkit.masking.outputs.OUTPUTS` ("mlm": BERT's in-place MLM).
+    """
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        masker: Any,
+        mlm_probability: float = 0.15,
+        mask_replace_prob: float = 0.8,
+        random_replace_prob: float = 0.1,
+        pad_to_multiple_of: int | None = None,
+        seed: int = 0,
+        output: str = "mlm",
+    ) -> None:
+        _check_options(tokenizer, mlm_probability, mask_replace_prob, random_replace_prob, pad_to_multiple_of, seed)
+        if output not in OUTPUTS:
+            raise MlmkitError(f"unknown output stage {output!r}; choose one of {sorted(OUTPUTS)}{_nearest(output, list(OUTPUTS))}")
+        self.tokenizer = tokenizer
+        self.masker = masker
+        self.mlm_probability = float(mlm_probability)
+        self.mask_replace_prob = float(mask_replace_prob)
+        self.random_replace_prob = float(random_replace_prob)
+        self.pad_to_multiple_of = pad_to_multiple_of
+        self.seed = int(seed)
+        self.output = output
+        self.pad_token_id = int(tokenizer.pad_token_id)
+        self.mask_token_id = int(tokenizer.mask_token_id)
+        self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)
+        self.replacement_ids = replacement_vocabulary(tokenizer)
+        self.start_table = word_start_table(tokenizer) if masker.needs_words else None
+        self.epoch = 0
+        self.start_batch = 0
+        self._calls = 0
+
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        """Start a new epoch (new masks), or resume at batch `start_batch` of it with the same masks.
+
+        Call before the DataLoader's iterator is created: worker processes copy the collator then.
+        """
+        self.epoch = int(epoch)
+        self.start_batch = int(start_batch)
+        self._calls = 0
+
+    def current_rate(self) -> float:
+        """The masking rate for the next batch; schedules override this one method."""
+        return self.mlm_probability
+
+    def next_generator(self) -> torch.Generator:
+        """The generator of the next batch this copy of the collator produces.
+
+        DataLoader workers take batches round-robin, so worker w's k-th batch is global batch
+        start_batch + w + num_workers × k, whatever num_workers is.
+        """
+        info = torch.utils.data.get_worker_info()
+        worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        index = self.start_batch + worker_id + num_workers * self._calls
+        self._calls += 1
+        return torch.Generator().manual_seed(batch_seed(self.seed, self.epoch, index))
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """Collate `features` (dicts with `input_ids`, optional `attention_mask`, `special_tokens_mask`,
+        `word_ids`, `token_type_ids`) into `input_ids`, `attention_mask`, `labels` (and `token_type_ids`)."""
+        return self.outputs(self.select(features))
+
+    def select(self, features: list[dict[str, Any]]) -> SelectedBatch:
+        """Pad the features and choose the positions to predict."""
+        if not features or "input_ids" not in features[0]:
+            raise MlmkitError(
+                "MaskingCollator needs a non-empty list of features with 'input_ids'; got "
+                f"{type(features).__name__} of {len(features) if hasattr(features, '__len__') else '?'} items"
+                + (f" with keys {sorted(features[0])}" if features and hasattr(features[0], 'keys') else "")
+            )
+        generator = self.next_generator()
+        input_ids, lengths_mask = pad_feature(features, "input_ids", self.pad_token_id, self.pad_to_multiple_of)
+        attention_mask = self._optional(features, "attention_mask", 0, input_ids.shape[1])
+        attention_mask = lengths_mask.long() if attention_mask is None else attention_mask * lengths_mask
+        maskable = attention_mask.bool() & ~torch.isin(input_ids, self.special_ids)
+        special_tokens_mask = self._optional(features, "special_tokens_mask", 1, input_ids.shape[1])
+        if special_tokens_mask is not None:
+            maskable &= special_tokens_mask == 0
+        word_ids = self._word_ids(features, input_ids, maskable) if self.masker.needs_words else None
+        unit_ids, unit_weights = self.masker.units(input_ids, maskable, word_ids, generator)
+        budget = token_budget(maskable, self.current_rate())
+        selected = select_units(unit_ids, budget, generator, unit_weights, truncate=self.masker.truncatable)
+        extras = {}
+        token_type_ids = self._optional(features, "token_type_ids", 0, input_ids.shape[1])
+        if token_type_ids is not None:
+            extras["token_type_ids"] = token_type_ids
+        return SelectedBatch(input_ids, attention_mask, maskable, unit_ids, selected, generator, extras)
+
+    def outputs(self, batch: SelectedBatch) -> dict[str, torch.Tensor]:
+        """Turn the selected batch into model inputs with the output stage chosen by `output`."""
+        return OUTPUTS[self.output](self, batch)
+
+    def _optional(self, features: list[dict[str, Any]], key: str, fill: int, length: int) -> torch.Tensor | None:
+        """Pad column `key` to `length` if every feature has it, else None."""
+        if not all(key in feature and feature[key] is not None for feature in features):
+            return None
+        return pad_feature(features, key, fill, length=length)[0]
+
+    def _word_ids(self, features: list[dict[str, Any]], input_ids: torch.Tensor, maskable: torch.Tensor) -> torch.Tensor:
+        """Words from the features' `word_ids` if present, else from the vocabulary's conventions."""
+        given = self._optional(features, "word_ids", -1, input_ids.shape[1])
+        if given is None:
+            return derive_word_ids(input_ids, maskable, self.start_table)
+        return normalize_word_ids(given.masked_fill_(~maskable, -1))
+
+
+def _check_options(
+    tokenizer: Any,
+    mlm_probability: float,
+    mask_replace_prob: float,
+    random_replace_prob: float,
+    pad_to_multiple_of: int | None,
+    seed: int,
+) -> None:
+    """Raise MlmkitError for options a collator can not work with, saying what to change."""
+    if getattr(tokenizer, "mask_token_id", None) is None:
+        raise MlmkitError(
+            f"tokenizer {type(tokenizer).__name__} has no mask token, which masked language modelling needs; "
+            "add one with tokenizer.add_special_tokens({'mask_token': '[MASK]'}) and resize the model's embeddings"
+        )
+    if getattr(tokenizer, "pad_token_id", None) is None:
+        raise MlmkitError(
+            f"tokenizer {type(tokenizer).__name__} has no pad token, which batching needs; "
+            "set one, e.g. tokenizer.pad_token = tokenizer.eos_token or add_special_tokens({'pad_token': '[PAD]'})"
+        )
+    if not 0.0 < mlm_probability <= 1.0:
+        raise MlmkitError(f"mlm_probability={mlm_probability} must be in (0, 1]; BERT uses 0.15, Wettig et al. 0.4")
+    try:
+        check_replacement_probs(mask_replace_prob, random_replace_prob)
+    except ValueError as error:
+        raise MlmkitError(str(error)) from None
+    if pad_to_multiple_of is not None and (not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of < 1):
+        raise MlmkitError(f"pad_to_multiple_of={pad_to_multiple_of!r} must be a positive int (e.g. 8) or None")
+    if not isinstance(seed, int) or seed < 0:
+        raise MlmkitError(f"seed={seed!r} must be a non-negative int")
+
+
+def _nearest(name: str, valid: list[str]) -> str:
+    match = difflib.get_close_matches(name, valid, n=1, cutoff=0.0)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def build_collator(name: str, tokenizer: Any, **options: Any) -> MaskingCollator:
+    """Build the masking collator for strategy `name` (a key of `mlmkit.masking.MASKERS`).
+
+    Options go to the strategy when they are its dataclass fields (e.g. `geometric_p` for "span") and to
+    `MaskingCollator` otherwise (`mlm_probability`, `mask_replace_prob`, `random_replace_prob`,
+    `pad_to_multiple_of`, `seed`). A strategy class that needs the tokenizer or files to be built (corpus
+    statistics) may define a classmethod `build(tokenizer, **its_options)`, used instead of its constructor.
+
+    Raises:
+        MlmkitError: unknown strategy or option (naming the nearest valid one), or an invalid value.
+    """
+    if name not in MASKERS:
+        raise MlmkitError(f"unknown masking strategy {name!r}; choose one of {sorted(MASKERS)}{_nearest(name, list(MASKERS))}")
+    masker_class = MASKERS[name]
+    masker_options = {f.name for f in fields(masker_class) if f.init}
+    collator_options = set(inspect.signature(MaskingCollator.__init__).parameters) - {"self", "tokenizer", "masker"}
+    unknown = sorted(set(options) - masker_options - collator_options)
+    if unknown:
+        valid = sorted(masker_options | collator_options)
+        raise MlmkitError(
+            f"unknown option {unknown[0]!r} for masking strategy {name!r}; valid options: {valid}{_nearest(unknown[0], valid)}"
+        )
+    own = {key: value for key, value in options.items() if key in masker_options}
+    try:
+        builder = getattr(masker_class, "build", None)
+        masker = builder(tokenizer, **own) if builder is not None else masker_class(**own)
+    except (TypeError, ValueError) as error:
+        if isinstance(error, MlmkitError):
+            raise
+        raise MlmkitError(f"masking strategy {name!r}: {error}") from None
+    rest = {key: value for key, value in options.items() if key not in masker_options}
+    return MaskingCollator(tokenizer, masker, **rest)

@@ -1,0 +1,33 @@
+"""Masking strategies: units → selection → corruption (DESIGN.md), one strategy per file.
+
+`MASKERS` is the registry that `mlmkit.build_collator(name, ...)` reads: adding a strategy means one file,
+one line here, and its tests.
+"""
+
+from mlmkit.masking.corruption import IGNORE_INDEX, apply_replacement, replacement_vocabulary
+from mlmkit.masking.selection import select_units, token_budget
+from mlmkit.masking.span import SpanMasker
+from mlmkit.masking.token import TokenMasker
+from mlmkit.masking.units import derive_word_ids, normalize_word_ids, word_start_table
+from mlmkit.masking.whole_word import WholeWordMasker
+
+MASKERS: dict[str, type] = {
+    "random": TokenMasker,
+    "whole_word": WholeWordMasker,
+    "span": SpanMasker,
+}
+
+__all__ = [
+    "IGNORE_INDEX",
+    "MASKERS",
+    "SpanMasker",
+    "TokenMasker",
+    "WholeWordMasker",
+    "apply_replacement",
+    "derive_word_ids",
+    "normalize_word_ids",
+    "replacement_vocabulary",
+    "select_units",
+    "token_budget",
+    "word_start_table",
+]

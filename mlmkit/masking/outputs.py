@@ -1,0 +1,56 @@
+"""Output stages: how a selected batch becomes model inputs.
+
+Selection (units + budget) is shared by every objective; only this last stage differs. In-place MLM
+(BERT) corrupts the selected positions; late-mask (3ML) and MASS reuse the same `SelectedBatch` and build
+their own tensors. Adding an output stage means one function `(collator, batch) -> dict[str, Tensor]`
+and one line in `OUTPUTS`; users pick it with `build_collator(..., output=NAME)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from mlmkit.masking.corruption import apply_replacement
+
+
+@dataclass
+class SelectedBatch:
+    """A padded batch with its selection, before the output stage."""
+
+    input_ids: torch.Tensor  # (B, T) padded, uncorrupted
+    attention_mask: torch.Tensor  # (B, T) long, 1 = real token
+    maskable: torch.Tensor  # (B, T) bool
+    unit_ids: torch.Tensor  # (B, T) long, -1 = not maskable
+    selected: torch.Tensor  # (B, T) bool, the positions to predict
+    generator: torch.Generator  # this batch's generator, for the output stage's own draws
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)  # padded model inputs passed through (token_type_ids)
+
+
+def corrupt(collator: Any, batch: SelectedBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's 80/10/10 on the selected positions with the collator's settings: (input_ids, labels), (B, T)."""
+    return apply_replacement(
+        batch.input_ids,
+        batch.selected,
+        batch.generator,
+        collator.mask_token_id,
+        collator.replacement_ids,
+        collator.mask_replace_prob,
+        collator.random_replace_prob,
+        unit_ids=batch.unit_ids if collator.masker.corrupt_per_unit else None,
+    )
+
+
+def mlm_output(collator: Any, batch: SelectedBatch) -> dict[str, torch.Tensor]:
+    """In-place MLM (BERT): corrupted `input_ids`, `attention_mask`, `labels` (-100 off the selection)."""
+    input_ids, labels = corrupt(collator, batch)
+    return {"input_ids": input_ids, "attention_mask": batch.attention_mask, "labels": labels, **batch.extras}
+
+
+OutputStage = Callable[[Any, SelectedBatch], dict[str, torch.Tensor]]
+
+OUTPUTS: dict[str, OutputStage] = {
+    "mlm": mlm_output,
+}
