@@ -18,6 +18,7 @@ Batch layout (made by `mlmkit.masking.late_mask_output.to_late_mask`):
     input_ids, attention_mask, positions  # (B, E) encoder tokens and their 0-based index in the row
     masked_positions, labels              # (B, M) late [MASK] slots and their targets
     visible_labels                        # (B, E) targets kept visible (80/10/10 random/kept), else -100
+    token_type_ids, masked_token_type_ids # optional, (B, E) and (B, M); type 0 when absent
 `positions`/`masked_positions` are -1 in padding slots. Row indices become position ids here, not in
 the collator, because only the model knows RoBERTa's offset (ids start at padding_idx + 1).
 """
@@ -119,6 +120,7 @@ class LateMaskForMaskedLM(nn.Module):
         labels: torch.Tensor | None = None,
         visible_labels: torch.Tensor | None = None,
         token_type_ids: torch.Tensor | None = None,
+        masked_token_type_ids: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> Any:
         """Run encoder, late stage and sparse head; see the module docstring for the batch layout.
@@ -141,9 +143,13 @@ class LateMaskForMaskedLM(nn.Module):
         hidden = self._run_layers(self.encoder_layers, hidden, attention_mask.bool())  # (B, E, H)
         batch, masks = masked_positions.shape
         # 3ML §3: a learned [MASK] vector, disentangled from the word embedding, plus the position
-        # (and token type 0) embedding of the masked slot, normalised as the embeddings are.
+        # and token type embedding of the masked slot, normalised as the embeddings are.
         mask_vectors = self.mask_embedding.to(hidden.dtype).expand(batch, masks, -1)
-        mask_hidden = embeddings(inputs_embeds=mask_vectors, position_ids=self.position_ids(masked_positions))
+        mask_hidden = embeddings(
+            inputs_embeds=mask_vectors,
+            position_ids=self.position_ids(masked_positions),
+            token_type_ids=masked_token_type_ids,
+        )
         width = positions.shape[1] + masks  # >= every row's length, so all slots fit
         full = _scatter_rows(hidden, positions, width) + _scatter_rows(mask_hidden, masked_positions, width)
         present = _scatter_rows(attention_mask.to(hidden.dtype)[..., None], positions, width)
