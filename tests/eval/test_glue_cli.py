@@ -1,0 +1,95 @@
+"""`mlmkit glue` end to end on a tiny random BERT, and its errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mlmkit.cli import main
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory, minilm_path: Path) -> Path:
+    """A 2-layer, hidden-32 random BERT saved with the real MiniLM WordPiece tokenizer."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    config = BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128,
+    )
+    BertModel(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(str(minilm_path)).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def small_glue(tmp_path_factory, shared_data: Path) -> Path:
+    """RTE and STS-B as shipped; MNLI with its train sample standing in for both dev files;
+    QNLI without a train file; the other tasks absent."""
+    folder = tmp_path_factory.mktemp("glue")
+    glue = shared_data / "glue"
+    for task in ("RTE", "STS-B", "QNLI"):
+        (folder / task).symlink_to(glue / task)
+    (folder / "MNLI").mkdir()
+    for name in ("train.tsv", "dev_matched.tsv", "dev_mismatched.tsv"):
+        shutil.copy(glue / "MNLI" / "train.sample.tsv", folder / "MNLI" / name)
+    return folder
+
+
+def test_glue_all_end_to_end(tiny_bert, small_glue, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = [
+        "glue", "--model", str(tiny_bert), "--task", "all", "--data-dir", str(small_glue),
+        "--max-train-samples", "64", "--max-eval-samples", "64", "--epochs", "1", "--seeds", "1,2", "--out", str(out),
+    ]
+    assert main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+
+    assert set(results["results"]) == {"mnli_m", "mnli_mm", "stsb", "rte"}
+    assert set(results["results"]["stsb"]) == {"pearson", "spearmanr"}
+    assert set(results["per_seed"]["rte"]) == {"1", "2"}
+    assert results["glue_score_tasks"] == ["stsb", "mnli", "rte"] and results["complete"] is False
+    assert set(results["skipped"]) == {"cola", "sst2", "mrpc", "qqp", "qnli", "wnli"}
+    assert "QNLI/train.tsv" in results["skipped"]["qnli"]
+    accuracy = results["results"]["rte"]["accuracy"]
+    assert 0.0 <= accuracy <= 1.0
+    assert results["details"]["rte"]["train_rows"] == 64 and results["details"]["rte"]["eval_rows"] == {"rte": 64}
+    medians = [results["results"][name]["accuracy"] for name in ("mnli_m", "mnli_mm")]
+    assert results["task_scores"]["mnli"] == pytest.approx(sum(medians) / 2)
+    scores = results["task_scores"]
+    assert results["glue_score"] == pytest.approx(sum(scores.values()) / 3)
+    assert all(math.isfinite(value) for value in scores.values())
+
+    printed = capsys.readouterr().out
+    table = (out / "results.md").read_text()
+    assert table in printed
+    assert "| rte | accuracy |" in table and "| seed 1 | seed 2 | median |" in table
+    assert "skipped qnli:" in table and "partial" in table
+
+
+@pytest.mark.parametrize(
+    "remove, message",
+    [
+        ("config.json", "is not a model checkpoint: it has no config.json"),
+        ("tokenizer.json", "no tokenizer in"),
+    ],
+)
+def test_bad_model_folder_is_one_line_error(tiny_bert, small_glue, tmp_path, capsys, remove, message):
+    broken = tmp_path / "model"
+    shutil.copytree(tiny_bert, broken)
+    (broken / remove).unlink()
+    argv = ["glue", "--model", str(broken), "--task", "rte", "--data-dir", str(small_glue), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_named_task_without_dev_file_fails_before_training(tiny_bert, small_glue, tmp_path, capsys):
+    argv = ["glue", "--model", str(tiny_bert), "--task", "rte,qnli", "--data-dir", str(small_glue), "--out", str(tmp_path)]
+    assert main(argv) == 2
+    assert "qnli: no training file: expected" in capsys.readouterr().err
+    assert not (tmp_path / "results.json").exists()
