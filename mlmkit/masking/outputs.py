@@ -14,6 +14,8 @@ from typing import Any, Callable
 import torch
 
 from mlmkit.masking.corruption import apply_replacement
+from mlmkit.masking.late_mask_output import to_late_mask
+from mlmkit.masking.mass import decoder_inputs, decoder_start_token_id
 
 
 @dataclass
@@ -49,8 +51,33 @@ def mlm_output(collator: Any, batch: SelectedBatch) -> dict[str, torch.Tensor]:
     return {"input_ids": input_ids, "attention_mask": batch.attention_mask, "labels": labels, **batch.extras}
 
 
+def late_mask_output(collator: Any, batch: SelectedBatch) -> dict[str, torch.Tensor]:
+    """3ML (papers.md §11): the same corruption, re-laid so the encoder never sees [MASK] (`late_mask_output.py`)."""
+    input_ids, labels = corrupt(collator, batch)
+    token_type_ids = batch.extras.get("token_type_ids")
+    return to_late_mask(input_ids, labels, batch.attention_mask, collator.mask_token_id, collator.pad_token_id, token_type_ids)
+
+
+def mass_output(collator: Any, batch: SelectedBatch) -> dict[str, torch.Tensor]:
+    """MASS (papers.md §12): the encoder input corrupted 80/10/10, the decoder given only the selection (`mass.py`).
+
+    Works for any selection (MASS fragments, or spans for a T5-like objective without sentinels).
+    `token_type_ids` are dropped: BART-style encoder-decoders take none.
+
+    Returns:
+        `input_ids`, `attention_mask` (B, T); `decoder_input_ids`, `decoder_attention_mask`,
+        `decoder_position_ids`, `labels` (B, L), L = the most tokens selected in a row.
+    """
+    input_ids, _ = corrupt(collator, batch)
+    start = decoder_start_token_id(collator.tokenizer)
+    decoder = decoder_inputs(batch.input_ids, batch.selected, start, collator.pad_token_id, collator.pad_to_multiple_of)
+    return {"input_ids": input_ids, "attention_mask": batch.attention_mask, **decoder}
+
+
 OutputStage = Callable[[Any, SelectedBatch], dict[str, torch.Tensor]]
 
 OUTPUTS: dict[str, OutputStage] = {
     "mlm": mlm_output,
+    "late_mask": late_mask_output,
+    "mass": mass_output,
 }
