@@ -1,0 +1,309 @@
+"""Text -> token ids with word ids -> fixed-length rows, saved with `save_to_disk` and cached.
+
+`prepare_dataset` reads documents (text files via `mlmkit.data.corpus`, or a `datasets`
+dataset with a text column, one document per row), tokenizes them with `datasets.map`
+(batched, `num_proc`), keeping the fast tokenizer's `word_ids()`, and packs them into rows
+(`mlmkit.data.packing`). The saved columns are the masking collators' input: `input_ids`,
+`attention_mask`, `special_tokens_mask`, `word_ids` (block-local, -1 on specials and padding).
+
+The output folder holds the dataset (a `Dataset`, or a `DatasetDict` with `train` and
+`validation` when a validation fraction is asked for) and `mlmkit_prepare.json`: the cache key
+(hashes of the corpus files or the dataset fingerprint, of the tokenizer, and the options)
+and token counts. A second run with the same key reuses the folder instead of recomputing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlmkit.data.corpus import check_corpus_files, read_corpus
+from mlmkit.data.output_folder import atomic_folder, check_output_folder
+from mlmkit.data.packing import COLUMNS, SpecialIds, StreamPacker, iterate_rows, split_documents
+from mlmkit.data.tokenizer import check_mlm_tokenizer
+from mlmkit.errors import MlmkitError
+
+logger = logging.getLogger(__name__)
+
+CACHE_FILE = "mlmkit_prepare.json"
+FORMAT_VERSION = 1  # bump when the layout of the rows changes, so old caches are not reused
+_BATCH_DOCUMENTS = 1000
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """What `prepare_dataset` made: the dataset, its folder, counts, and whether the cache was used."""
+
+    dataset: Any
+    path: Path
+    stats: dict[str, Any]
+    reused: bool
+
+
+def prepare_dataset(
+    tokenizer: Any,
+    *,
+    seq_len: int,
+    out_dir: str | Path,
+    corpus_files: list[str | Path] | None = None,
+    dataset: Any = None,
+    packed: bool = True,
+    num_proc: int = 1,
+    validation_fraction: float = 0.0,
+    seed: int = 0,
+    corpus_format: str = "auto",
+    text_column: str = "text",
+    split: str = "train",
+    max_position_embeddings: int | None = None,
+    overwrite: bool = False,
+) -> PreparedData:
+    """Tokenize and pack a corpus into rows of `seq_len` tokens; save it in `out_dir`.
+
+    Args:
+        tokenizer: a fast tokenizer with mask and pad tokens (`load_mlm_tokenizer`).
+        seq_len: tokens per row, specials included.
+        out_dir: output folder, written atomically.
+        corpus_files: text files (give these or `dataset`).
+        dataset: a `datasets.Dataset`, or the name of a saved folder / hub dataset.
+        packed: RoBERTa FULL-SENTENCES packing; False gives one document per row (split if long).
+        num_proc: processes for tokenization. The fast tokenizer already uses several threads
+            per batch, so 1 is a good default on small machines.
+        validation_fraction: share of documents held out as `validation` (0: no split).
+        seed: seeds the document shuffle of the validation split.
+        corpus_format: document layout of the files (`mlmkit.data.corpus`).
+        text_column: column of `dataset` holding the text.
+        split: split to use when `dataset` is a DatasetDict.
+        max_position_embeddings: the model's limit, checked against `seq_len` if given.
+        overwrite: replace an existing output made from other inputs.
+
+    Returns:
+        PreparedData with the saved dataset (reloaded from `out_dir`).
+    """
+    check_mlm_tokenizer(tokenizer)
+    check_seq_len(tokenizer, seq_len, max_position_embeddings)
+    if not 0.0 <= validation_fraction < 1.0:
+        raise MlmkitError(f"validation fraction must be in [0, 1), got {validation_fraction}; 0.01 to 0.05 is typical")
+    if num_proc < 1:
+        raise MlmkitError(f"num_proc must be at least 1, got {num_proc}")
+    source, source_key = _open_source(corpus_files, dataset, corpus_format, text_column, split)
+    options = {"seq_len": seq_len, "packed": packed, "validation_fraction": validation_fraction, "seed": seed}
+    key = _cache_key(source_key, tokenizer, options)
+    cached = _cached(out_dir, key)
+    if cached is not None:
+        return cached
+    if Path(out_dir).is_dir() and any(Path(out_dir).iterdir()) and not overwrite:
+        raise MlmkitError(
+            f"output folder {str(out_dir)!r} is not empty and was not prepared from these inputs and options; "
+            "choose another folder or pass --overwrite (overwrite=True) to replace it"
+        )
+    check_output_folder(out_dir, overwrite=True)
+    with atomic_folder(out_dir, overwrite=True) as temporary:
+        result, stats = _build(source, tokenizer, temporary / ".work", options, text_column, num_proc)
+        result.save_to_disk(str(temporary))
+        shutil.rmtree(temporary / ".work", ignore_errors=True)
+        (temporary / CACHE_FILE).write_text(json.dumps({"cache_key": key, "options": options, "stats": stats}, indent=2))
+    return PreparedData(_load(out_dir), Path(out_dir), stats, reused=False)
+
+
+def check_seq_len(tokenizer: Any, seq_len: int, max_position_embeddings: int | None = None) -> None:
+    """Raise MlmkitError if rows of `seq_len` tokens do not fit the tokenizer's or the model's maximum."""
+    minimum = 3  # CLS, one token, SEP
+    if seq_len < minimum:
+        raise MlmkitError(f"--seq-len {seq_len} is too short: rows need at least {minimum} tokens ([CLS], a token, [SEP])")
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and limit < 10**9 and seq_len > limit:
+        raise MlmkitError(
+            f"--seq-len {seq_len} is larger than the tokenizer's model_max_length {limit}; "
+            f"use --seq-len {limit} or less (or retrain the tokenizer with a larger --model-max-length)"
+        )
+    if max_position_embeddings is not None and seq_len > max_position_embeddings:
+        raise MlmkitError(
+            f"--seq-len {seq_len} is larger than the model's max_position_embeddings {max_position_embeddings}; "
+            f"use --seq-len {max_position_embeddings} or less"
+        )
+
+
+def _open_source(corpus_files, dataset, corpus_format, text_column, split) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check the input and return (what to read, what identifies it for the cache)."""
+    if (corpus_files is None) == (dataset is None):
+        raise MlmkitError("give exactly one input: corpus files (--corpus FILE...) or a dataset (--dataset NAME_OR_DIR)")
+    if corpus_files is not None:
+        files = check_corpus_files(corpus_files)
+        hashes = [_file_sha256(path) for path in files]
+        return {"files": files, "corpus_format": corpus_format}, {"files": hashes, "corpus_format": corpus_format}
+    table = _load_text_dataset(dataset, split)
+    if text_column not in table.column_names:
+        raise MlmkitError(f"dataset has no column {text_column!r} (columns: {', '.join(table.column_names)}); pass --text-column")
+    if len(table) == 0:
+        raise MlmkitError("the dataset has no rows; pass a dataset with text in it")
+    return {"dataset": table}, {"dataset": table._fingerprint, "text_column": text_column}
+
+
+def _load_text_dataset(dataset: Any, split: str) -> Any:
+    import datasets
+
+    if isinstance(dataset, (str, Path)):
+        folder = Path(dataset)
+        if folder.is_dir():
+            try:
+                dataset = datasets.load_from_disk(str(folder))
+            except FileNotFoundError as error:
+                raise MlmkitError(f"{str(folder)!r} is not a folder written by save_to_disk: {error}") from error
+        else:
+            dataset = datasets.load_dataset(str(dataset))  # a hub name: needs network unless cached
+    if isinstance(dataset, datasets.DatasetDict):
+        if split not in dataset:
+            raise MlmkitError(f"the dataset has no split {split!r} (splits: {', '.join(dataset)}); pass --split")
+        dataset = dataset[split]
+    return dataset
+
+
+def _build(source, tokenizer, work: Path, options, text_column, num_proc) -> tuple[Any, dict[str, Any]]:
+    import datasets
+
+    documents = _documents_dataset(source, work, text_column)
+    documents = documents.filter(lambda batch: [bool(text and text.strip()) for text in batch[text_column]], batched=True)
+    if len(documents) == 0:
+        raise MlmkitError("the input has no non-blank document; pass text to prepare")
+    splits = _split_documents(documents, options["validation_fraction"], options["seed"])
+    prepared, stats = {}, {}
+    for name, part in splits.items():
+        tokenized = part.map(
+            _tokenize_batch,
+            batched=True,
+            num_proc=num_proc if num_proc > 1 else None,
+            remove_columns=part.column_names,
+            fn_kwargs={"tokenizer": tokenizer, "text_column": text_column},
+            desc=f"Tokenizing {name}",
+        )
+        prepared[name], stats[name] = _pack(tokenized, tokenizer, options, work / f"rows-{name}")
+    if len(prepared) == 1:
+        return prepared["train"], stats["train"]
+    return datasets.DatasetDict(prepared), stats
+
+
+def _documents_dataset(source: dict[str, Any], work: Path, text_column: str) -> Any:
+    import datasets
+
+    if "dataset" in source:
+        return source["dataset"].select_columns([text_column])
+    features = datasets.Features({text_column: datasets.Value("string")})
+    return datasets.Dataset.from_generator(
+        _corpus_rows,
+        features=features,
+        cache_dir=str(work / "documents"),
+        gen_kwargs={"files": [str(path) for path in source["files"]], "corpus_format": source["corpus_format"], "column": text_column},
+    )
+
+
+def _corpus_rows(files: list[str], corpus_format: str, column: str) -> Iterator[dict[str, str]]:
+    for document in read_corpus(files, corpus_format):
+        yield {column: document}
+
+
+def _split_documents(documents: Any, fraction: float, seed: int) -> dict[str, Any]:
+    """Hold out a random `fraction` of documents (whole documents, so no text is in both splits)."""
+    import torch
+
+    if fraction == 0.0:
+        return {"train": documents}
+    held_out = round(fraction * len(documents))
+    if held_out < 1 or held_out >= len(documents):
+        raise MlmkitError(
+            f"validation fraction {fraction} of {len(documents)} documents leaves an empty split; "
+            "use more documents or a fraction between 1/documents and 1 - 1/documents"
+        )
+    order = torch.randperm(len(documents), generator=torch.Generator().manual_seed(seed)).tolist()
+    return {"train": documents.select(sorted(order[held_out:])), "validation": documents.select(sorted(order[:held_out]))}
+
+
+def _tokenize_batch(batch: dict[str, list], tokenizer: Any, text_column: str) -> dict[str, list]:
+    """Token ids and document-level word ids (None -> -1); special-token text in the corpus stays text."""
+    encoded = tokenizer(batch[text_column], add_special_tokens=False, truncation=False, split_special_tokens=True, verbose=False)
+    word_ids = [[-1 if word is None else word for word in encoded.word_ids(index)] for index in range(len(encoded["input_ids"]))]
+    return {"input_ids": encoded["input_ids"], "word_ids": word_ids}
+
+
+def _pack(tokenized: Any, tokenizer: Any, options: dict[str, Any], cache_dir: Path) -> tuple[Any, dict[str, Any]]:
+    """Pack a tokenized split into rows, streaming batches of documents; count every token."""
+    import datasets
+
+    seq_len = options["seq_len"]
+    special = SpecialIds(cls=tokenizer.cls_token_id, sep=tokenizer.sep_token_id, pad=tokenizer.pad_token_id)
+    counts = {"documents": len(tokenized), "corpus_tokens": 0, "rows": 0, "content_tokens_in_rows": 0, "padding": 0}
+    features = datasets.Features({name: datasets.List(datasets.Value("int8" if "mask" in name else "int32")) for name in COLUMNS})
+
+    def rows() -> Iterator[dict[str, list[int]]]:
+        packer = StreamPacker(seq_len, special)
+        for batch in tokenized.with_format("arrow").iter(batch_size=_BATCH_DOCUMENTS):
+            ids, words, offsets = _flatten(batch)
+            counts["corpus_tokens"] += len(ids)
+            block = packer.add(ids, words, offsets) if options["packed"] else split_documents(ids, words, offsets, seq_len, special)
+            yield from _counted(block, counts)
+        if options["packed"]:
+            yield from _counted(packer.finish(), counts)
+
+    table = datasets.Dataset.from_generator(rows, features=features, cache_dir=str(cache_dir), fingerprint=_hash(str(cache_dir)))
+    assert counts["content_tokens_in_rows"] == counts["corpus_tokens"], counts  # every token in exactly one row
+    return table, counts
+
+
+def _flatten(batch: Any) -> tuple[Any, Any, Any]:
+    ids = batch.column("input_ids").combine_chunks()
+    words = batch.column("word_ids").combine_chunks()
+    return ids.flatten().to_numpy(), words.flatten().to_numpy(), ids.offsets.to_numpy()
+
+
+def _counted(block: Any, counts: dict[str, int]) -> Iterator[dict[str, list[int]]]:
+    counts["rows"] += len(block)
+    counts["content_tokens_in_rows"] += int((block.special_tokens_mask == 0).sum())
+    counts["padding"] += int((block.attention_mask == 0).sum())
+    return iterate_rows(block)
+
+
+def _cached(out_dir: str | Path, key: str) -> PreparedData | None:
+    record_path = Path(out_dir) / CACHE_FILE
+    if not record_path.is_file():
+        return None
+    try:
+        record = json.loads(record_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if record.get("cache_key") != key:
+        return None
+    logger.info("reusing %s: it was prepared from the same inputs and options", out_dir)
+    return PreparedData(_load(out_dir), Path(out_dir), record["stats"], reused=True)
+
+
+def _load(out_dir: str | Path) -> Any:
+    import datasets
+
+    return datasets.load_from_disk(str(out_dir))
+
+
+def _cache_key(source_key: dict[str, Any], tokenizer: Any, options: dict[str, Any]) -> str:
+    """Hash of everything the rows depend on: input content, tokenizer (vocab, rules, specials), options."""
+    tokenizer_state = {
+        "backend": tokenizer.backend_tokenizer.to_str(),
+        "special": {role: str(token) for role, token in tokenizer.special_tokens_map.items()},
+    }
+    payload = {"version": FORMAT_VERSION, "source": source_key, "tokenizer": tokenizer_state, "options": options}
+    return _hash(json.dumps(payload, sort_keys=True))
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,229 @@
+"""Train BERT-, RoBERTa- and SentencePiece-style tokenizers and save them as transformers fast tokenizers.
+
+All three kinds cut text into the same *words* before subword training: runs of characters
+between whitespace, with every punctuation character (BERT's definition: ASCII punctuation
+and Unicode category P) a word of its own. So `tokenizer.word_ids()` means the same thing
+for every kind, and whole-word / span masking (BERT WWM; SpanBERT §3.1) sees the same units:
+
+- ``wordpiece`` (BERT, Devlin et al. 2019 §3): BertNormalizer (lowercase with `lowercase`),
+  BertPreTokenizer, WordPiece with ``##`` continuations, ``[CLS] A [SEP] (B [SEP])``;
+  specials [PAD] [UNK] [CLS] [SEP] [MASK]. The decoder joins words with single spaces
+  (no clean-up), so decode(encode(x)) is x with whitespace collapsed and a space around
+  punctuation.
+- ``bpe`` (RoBERTa, Liu et al. 2019 §4.4: byte-level BPE, no unknown tokens): no
+  normalizer (Lowercase with `lowercase`), each word keeps its leading space as ``Ġ``;
+  ``<s> A </s></s> B </s>``; specials <s> <pad> </s> <unk> <mask>. Lossless: decode(encode(x)) == x.
+- ``unigram`` (SentencePiece/ALBERT, Kudo 2018): NFKC, whitespace collapsed and stripped,
+  spaces as ``▁`` (Metaspace); ALBERT's specials <pad> <unk> [CLS] [SEP] [MASK] and template
+  ``[CLS] A [SEP] (B [SEP])``. decode(encode(x)) is x normalised (NFKC, whitespace collapsed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from mlmkit.data.corpus import check_corpus_files, read_corpus
+from mlmkit.data.output_folder import atomic_folder, check_output_folder
+from mlmkit.errors import MlmkitError
+
+KINDS = ("wordpiece", "bpe", "unigram")
+
+# Role -> token, in id order (ids 0..4). BERT, RoBERTa and ALBERT conventions respectively.
+SPECIAL_TOKENS: dict[str, dict[str, str]] = {
+    "wordpiece": {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]"},
+    "bpe": {"bos_token": "<s>", "pad_token": "<pad>", "eos_token": "</s>", "unk_token": "<unk>", "mask_token": "<mask>"},
+    "unigram": {"pad_token": "<pad>", "unk_token": "<unk>", "cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]"},
+}
+
+# BERT's punctuation: ASCII punctuation and symbols, plus Unicode category P (tokenizers' is_punc).
+_PUNCTUATION = r"\p{P}\x21-\x2F\x3A-\x40\x5B-\x60\x7B-\x7E"
+
+
+def train_tokenizer(
+    corpus_files: Iterable[str | Path],
+    kind: str,
+    vocab_size: int,
+    out_dir: str | Path,
+    lowercase: bool = False,
+    min_frequency: int = 2,
+    model_max_length: int = 512,
+    corpus_format: str = "auto",
+    overwrite: bool = False,
+    show_progress: bool = True,
+) -> Any:
+    """Train a tokenizer of `kind` on text files and save it as a fast tokenizer folder.
+
+    Args:
+        corpus_files: UTF-8 text files (documents as read by `mlmkit.data.corpus.read_documents`).
+        kind: "wordpiece", "bpe" or "unigram" (see the module docstring).
+        vocab_size: entries in the vocabulary, special tokens included.
+        out_dir: folder to write; `AutoTokenizer.from_pretrained(out_dir)` loads it.
+        lowercase: lowercase text first (BERT "uncased"; also strips accents for wordpiece).
+        min_frequency: pairs seen fewer times are never merged (wordpiece, bpe).
+        model_max_length: longest input the models using this tokenizer accept (BERT/RoBERTa: 512).
+        corpus_format: document layout of the files, see `mlmkit.data.corpus`.
+        overwrite: replace a non-empty `out_dir`.
+        show_progress: show the trainer's progress bars.
+
+    Returns:
+        The trained `PreTrainedTokenizerFast`, as saved.
+    """
+    files = _check_arguments(corpus_files, kind, vocab_size, out_dir, min_frequency, model_max_length, overwrite)
+    backend = _build_backend(kind, lowercase)
+    trainer = _build_trainer(kind, vocab_size, min_frequency, show_progress)
+    try:
+        backend.train_from_iterator(read_corpus(files, corpus_format), trainer)
+    except Exception as error:  # tokenizers raises a bare Exception for a too-small unigram vocabulary
+        if "not large enough" in str(error):
+            needed = len(_alphabet(backend, read_corpus(files, corpus_format))) + len(SPECIAL_TOKENS[kind]) + 1
+            raise MlmkitError(_too_small_message(kind, vocab_size, needed)) from error
+        raise
+    if backend.get_vocab_size() > vocab_size:
+        raise MlmkitError(_too_small_message(kind, vocab_size, backend.get_vocab_size()))
+    _add_post_processor(backend, kind)
+    tokenizer = _wrap(backend, kind, model_max_length)
+    with atomic_folder(out_dir, overwrite) as temporary:
+        tokenizer.save_pretrained(str(temporary))
+    return tokenizer
+
+
+def check_mlm_tokenizer(tokenizer: Any, source: str | Path = "the tokenizer") -> Any:
+    """Return `tokenizer` if masked-LM data preparation can use it, else raise MlmkitError.
+
+    It must be a fast tokenizer (word ids come from `word_ids()`) with a mask and a pad token.
+    """
+    name = type(tokenizer).__name__
+    if not getattr(tokenizer, "is_fast", False):
+        raise MlmkitError(
+            f"{str(source)!r} loads as a slow tokenizer ({name}); word ids need a fast tokenizer: "
+            "save it with tokenizer.json (AutoTokenizer.from_pretrained(..., use_fast=True).save_pretrained(folder))"
+        )
+    for role in ("mask_token", "pad_token"):
+        if getattr(tokenizer, role, None) is None:
+            raise MlmkitError(
+                f"tokenizer {str(source)!r} has no {role.replace('_token', '')} token; masked-LM pretraining needs "
+                f"one. Train a tokenizer with `mlmkit tokenizer train`, or set tokenizer.{role} and save_pretrained it again"
+            )
+    return tokenizer
+
+
+def load_mlm_tokenizer(path: str | Path) -> Any:
+    """Load the fast tokenizer in folder `path` and check it with `check_mlm_tokenizer`."""
+    from mlmkit.models.loading import load_tokenizer
+
+    if not Path(path).is_dir():
+        raise MlmkitError(f"tokenizer folder {str(path)!r} does not exist; train one with `mlmkit tokenizer train --out {path}`")
+    return check_mlm_tokenizer(load_tokenizer(path), path)
+
+
+def _check_arguments(corpus_files, kind, vocab_size, out_dir, min_frequency, model_max_length, overwrite) -> list[Path]:
+    if kind not in KINDS:
+        raise MlmkitError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(KINDS)}")
+    specials = len(SPECIAL_TOKENS[kind])
+    if vocab_size <= specials:
+        raise MlmkitError(f"vocab size {vocab_size} leaves no room beside the {specials} special tokens; use a few thousand or more")
+    if min_frequency < 1:
+        raise MlmkitError(f"min frequency must be at least 1, got {min_frequency}")
+    if model_max_length < 2:
+        raise MlmkitError(f"model max length must be at least 2 tokens, got {model_max_length}")
+    check_output_folder(out_dir, overwrite)
+    return check_corpus_files(corpus_files)
+
+
+def _alphabet(backend: Any, documents: Iterable[str]) -> set[str]:
+    """Characters of the normalised corpus, spaces as the Metaspace "▁" (the unigram trainer keeps them all)."""
+    characters: set[str] = set()
+    for document in documents:
+        characters.update(backend.normalizer.normalize_str(document).replace(" ", "▁"))
+    return characters
+
+
+def _too_small_message(kind: str, vocab_size: int, needed: int) -> str:
+    return (
+        f"vocab size {vocab_size} is smaller than the alphabet of the corpus plus the {len(SPECIAL_TOKENS[kind])} "
+        f"special tokens: the {kind} vocabulary needs at least {needed} entries; use --vocab-size {needed} or more"
+    )
+
+
+def _build_backend(kind: str, lowercase: bool) -> Any:
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+
+    if kind == "wordpiece":
+        backend = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+        backend.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
+        backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        backend.decoder = decoders.WordPiece(prefix="##", cleanup=False)
+        return backend
+    # One word = optional leading space + a run of non-space, non-punctuation characters, or
+    # optional leading space + one punctuation character; runs of spaces are kept (byte-level
+    # BPE is lossless), a last space stays with the next word as GPT-2's "\s+(?!\S)" does.
+    if kind == "bpe":
+        backend = Tokenizer(models.BPE())
+        backend.normalizer = normalizers.Lowercase() if lowercase else None
+        words = Regex(rf"\s?[^\s{_PUNCTUATION}]+|\s?[{_PUNCTUATION}]|\s+(?!\S)|\s+")
+        backend.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Split(words, behavior="isolated"), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]
+        )
+        backend.decoder = decoders.ByteLevel()
+        return backend
+    backend = Tokenizer(models.Unigram())
+    steps = [normalizers.NFKC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Strip()]
+    backend.normalizer = normalizers.Sequence(steps + ([normalizers.Lowercase()] if lowercase else []))
+    # prepend_scheme="always" on the whole normalised text: "first" skips the prefix when
+    # Strip() removed leading spaces (its offset is then not 0).
+    words = Regex(rf"▁?[^▁{_PUNCTUATION}]+|▁?[{_PUNCTUATION}]|▁+")
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=False), pre_tokenizers.Split(words, behavior="isolated")]
+    )
+    backend.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    return backend
+
+
+def _build_trainer(kind: str, vocab_size: int, min_frequency: int, show_progress: bool) -> Any:
+    from tokenizers import pre_tokenizers, trainers
+
+    specials = list(SPECIAL_TOKENS[kind].values())
+    if kind == "wordpiece":
+        return trainers.WordPieceTrainer(
+            vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials, show_progress=show_progress
+        )
+    if kind == "bpe":
+        return trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=specials,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # all 256 bytes: no unknown tokens
+            show_progress=show_progress,
+        )
+    return trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>", show_progress=show_progress)
+
+
+def _add_post_processor(backend: Any, kind: str) -> None:
+    from tokenizers import processors
+
+    def special(token: str) -> tuple[str, int]:
+        return token, backend.token_to_id(token)
+
+    if kind == "bpe":
+        backend.post_processor = processors.RobertaProcessing(special("</s>"), special("<s>"), add_prefix_space=False)
+        return
+    cls, sep = SPECIAL_TOKENS[kind]["cls_token"], SPECIAL_TOKENS[kind]["sep_token"]
+    backend.post_processor = processors.TemplateProcessing(
+        single=f"{cls} $A {sep}", pair=f"{cls} $A {sep} $B:1 {sep}:1", special_tokens=[special(cls), special(sep)]
+    )
+
+
+def _wrap(backend: Any, kind: str, model_max_length: int) -> Any:
+    from tokenizers import AddedToken
+    from transformers import PreTrainedTokenizerFast
+
+    tokens: dict[str, Any] = dict(SPECIAL_TOKENS[kind])
+    if kind == "bpe":
+        # RoBERTa: "<mask>" absorbs the space before it, so "a <mask>" masks the word " b" of "a b".
+        tokens["mask_token"] = AddedToken("<mask>", lstrip=True, rstrip=False, special=True)
+        tokens.update(cls_token="<s>", sep_token="</s>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, model_max_length=model_max_length, padding_side="right", clean_up_tokenization_spaces=False, **tokens
+    )
