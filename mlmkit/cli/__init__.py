@@ -15,6 +15,8 @@ from mlmkit.errors import MlmkitError
 
 # Subcommand name -> module that registers it. Order is the order shown in --help.
 COMMANDS: dict[str, str] = {
+    "tokenizer": "mlmkit.cli.tokenizer",
+    "data": "mlmkit.cli.data",
     "glue": "mlmkit.cli.glue",
     "squad": "mlmkit.cli.squad",
 }
