@@ -6,13 +6,19 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "build_collator"]
+# Public name -> module that defines it, imported on first use.
+_LAZY = {
+    "build_collator": "mlmkit.collators",
+    "MaskingScheduleCallback": "mlmkit.trainer_callback",
+}
+
+__all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
     # Lazy (PEP 562): `import mlmkit` and `mlmkit --help` must not import torch.
-    if name == "build_collator":
-        from mlmkit.collators import build_collator
+    if name in _LAZY:
+        import importlib
 
-        return build_collator
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'mlmkit' has no attribute {name!r}")

@@ -28,6 +28,7 @@ from mlmkit.masking.outputs import OUTPUTS, SelectedBatch
 from mlmkit.masking.padding import pad_feature
 from mlmkit.masking.selection import select_units, token_budget
 from mlmkit.masking.units import derive_word_ids, normalize_word_ids, word_start_table
+from mlmkit.schedules import ScheduleSpec, build_schedule
 
 
 def batch_seed(seed: int, epoch: int, batch_index: int) -> int:
@@ -48,6 +49,10 @@ class MaskingCollator:
         pad_to_multiple_of: pad the length up to a multiple of this (e.g. 8 for tensor cores).
         seed: seed of the per-batch generators.
         output: output stage, a key of `mlmkit.masking.outputs.OUTPUTS` ("mlm": BERT's in-place MLM).
+        schedule: masking rate over training (`mlmkit.schedules.build_schedule` spec, e.g.
+            `{"name": "linear", "start": 0.30, "end": 0.15}`); replaces `mlm_probability`. Training
+            progress is the global batch index over `set_total_batches(n)`, so every worker, resumed
+            run and `num_workers` setting sees the same rate for the same batch (no prefetch lag).
     """
 
     def __init__(
@@ -60,6 +65,7 @@ class MaskingCollator:
         pad_to_multiple_of: int | None = None,
         seed: int = 0,
         output: str = "mlm",
+        schedule: ScheduleSpec | None = None,
     ) -> None:
         _check_options(tokenizer, mlm_probability, mask_replace_prob, random_replace_prob, pad_to_multiple_of, seed)
         if output not in OUTPUTS:
@@ -72,6 +78,8 @@ class MaskingCollator:
         self.pad_to_multiple_of = pad_to_multiple_of
         self.seed = int(seed)
         self.output = output
+        self.schedule = build_schedule(schedule) if schedule is not None else None
+        self.total_batches: int | None = None
         self.pad_token_id = int(tokenizer.pad_token_id)
         self.mask_token_id = int(tokenizer.mask_token_id)
         self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)
@@ -80,19 +88,38 @@ class MaskingCollator:
         self.epoch = 0
         self.start_batch = 0
         self._calls = 0
+        self._batch_index = 0
 
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
-        """Start a new epoch (new masks), or resume at batch `start_batch` of it with the same masks.
+        """Start a new epoch (new masks), or resume at batch `start_batch` with the same masks.
 
-        Call before the DataLoader's iterator is created: worker processes copy the collator then.
+        `start_batch` counts batches from the start of training (not of the epoch) when a schedule is
+        used, since training progress is read from it. Call before the DataLoader's iterator is created:
+        worker processes copy the collator then.
         """
         self.epoch = int(epoch)
         self.start_batch = int(start_batch)
         self._calls = 0
 
+    def set_total_batches(self, total_batches: int) -> None:
+        """Tell a scheduled collator how many batches training takes (steps × gradient accumulation)."""
+        if total_batches < 1:
+            raise MlmkitError(f"total_batches={total_batches} must be at least 1")
+        self.total_batches = int(total_batches)
+
+    def progress(self) -> float:
+        """Training progress in [0, 1] of the batch being collated."""
+        if self.total_batches is None:
+            raise MlmkitError(
+                "this collator has a schedule but does not know the training length: call "
+                "collator.set_total_batches(max_steps * gradient_accumulation_steps) or, with transformers.Trainer, "
+                "add callbacks=[mlmkit.MaskingScheduleCallback(collator)]"
+            )
+        return min(1.0, self._batch_index / self.total_batches)
+
     def current_rate(self) -> float:
-        """The masking rate for the next batch; schedules override this one method."""
-        return self.mlm_probability
+        """The masking rate for the batch being collated: the schedule's, else `mlm_probability`."""
+        return self.mlm_probability if self.schedule is None else float(self.schedule(self.progress()))
 
     def next_generator(self) -> torch.Generator:
         """The generator of the next batch this copy of the collator produces.
@@ -104,6 +131,7 @@ class MaskingCollator:
         worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
         index = self.start_batch + worker_id + num_workers * self._calls
         self._calls += 1
+        self._batch_index = index
         return torch.Generator().manual_seed(batch_seed(self.seed, self.epoch, index))
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -128,9 +156,13 @@ class MaskingCollator:
         if special_tokens_mask is not None:
             maskable &= special_tokens_mask == 0
         word_ids = self._word_ids(features, input_ids, maskable) if self.masker.needs_words else None
-        unit_ids, unit_weights = self.masker.units(input_ids, maskable, word_ids, generator)
-        budget = token_budget(maskable, self.current_rate())
-        selected = select_units(unit_ids, budget, generator, unit_weights, truncate=self.masker.truncatable)
+        place = getattr(self.masker, "place", None)  # strategies that place their own units (MASS fragments)
+        if place is not None:
+            unit_ids, selected = place(maskable, self.current_rate(), generator)
+        else:
+            unit_ids, unit_weights = self.masker.units(input_ids, maskable, word_ids, generator)
+            budget = token_budget(maskable, self.current_rate())
+            selected = select_units(unit_ids, budget, generator, unit_weights, truncate=self.masker.truncatable)
         extras = {}
         token_type_ids = self._optional(features, "token_type_ids", 0, input_ids.shape[1])
         if token_type_ids is not None:
@@ -197,7 +229,9 @@ def build_collator(name: str, tokenizer: Any, **options: Any) -> MaskingCollator
     Options go to the strategy when they are its dataclass fields (e.g. `geometric_p` for "span") and to
     `MaskingCollator` otherwise (`mlm_probability`, `mask_replace_prob`, `random_replace_prob`,
     `pad_to_multiple_of`, `seed`). A strategy class that needs the tokenizer or files to be built (corpus
-    statistics) may define a classmethod `build(tokenizer, **its_options)`, used instead of its constructor.
+    statistics) may define a classmethod `build(tokenizer, **its_options)`, used instead of its constructor,
+    and a class attribute `collator_defaults` (MASS: `{"mlm_probability": 0.5, "output": "mass"}`) that
+    replaces `MaskingCollator`'s defaults.
 
     Raises:
         MlmkitError: unknown strategy or option (naming the nearest valid one), or an invalid value.
@@ -222,4 +256,4 @@ def build_collator(name: str, tokenizer: Any, **options: Any) -> MaskingCollator
             raise
         raise MlmkitError(f"masking strategy {name!r}: {error}") from None
     rest = {key: value for key, value in options.items() if key not in masker_options}
-    return MaskingCollator(tokenizer, masker, **rest)
+    return MaskingCollator(tokenizer, masker, **{**getattr(masker_class, "collator_defaults", {}), **rest})
