@@ -4,7 +4,8 @@ GLUE score convention (GLUE leaderboard; Wang et al., 2019, §4): a task with tw
 (MRPC and QQP: F1 and accuracy; STS-B: Pearson and Spearman) scores the mean of the two; MNLI
 is one task scoring the mean of its matched and mismatched accuracies; the GLUE score is the
 unweighted mean of the task scores of the nine tasks (the diagnostic set AX is not part of it).
-As a check, this reproduces BERT-large's leaderboard score of 80.5 from its per-task numbers.
+As a check, this gives BERT-large's leaderboard score of 80.5 from its per-task leaderboard
+numbers (tests/eval/test_glue_results.py; numbers as remembered, not re-checked against the site).
 When fewer than nine tasks ran, `glue_score` is the mean over those that did, listed in
 `glue_score_tasks`, and `complete` is false: such a number is not comparable to published ones.
 
@@ -49,6 +50,7 @@ def summarize(model: str, per_seed: PerSeed, details: dict[str, dict], skipped: 
         task_scores[task] = task_score(medians)
     return {
         "model": model,
+        "seeds": sorted({seed for runs in per_seed.values() for seed in runs}),
         "results": results,
         "per_seed": seeds_out,
         "task_scores": task_scores,
