@@ -5,6 +5,7 @@ one line here, and its tests.
 """
 
 from mlmkit.masking.corruption import IGNORE_INDEX, apply_replacement, replacement_vocabulary
+from mlmkit.masking.mass import MassMasker
 from mlmkit.masking.selection import select_units, token_budget
 from mlmkit.masking.span import SpanMasker
 from mlmkit.masking.token import TokenMasker
@@ -15,11 +16,13 @@ MASKERS: dict[str, type] = {
     "random": TokenMasker,
     "whole_word": WholeWordMasker,
     "span": SpanMasker,
+    "mass": MassMasker,
 }
 
 __all__ = [
     "IGNORE_INDEX",
     "MASKERS",
+    "MassMasker",
     "SpanMasker",
     "TokenMasker",
     "WholeWordMasker",
