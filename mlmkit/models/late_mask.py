@@ -41,7 +41,8 @@ _HEAD_ATTRIBUTE = {"bert": "cls", "roberta": "lm_head"}
 _POSITIONS_AFTER_PADDING = {"bert": False, "roberta": True}
 LATE_MASK_FOLDER = "late_mask"
 _SETTINGS_FILE = "late_mask.json"
-_MASK_EMBEDDING_FILE = "mask_embedding.safetensors"
+_LATE_STAGE_FILE = "late_stage.safetensors"  # parameters outside the HF model: [MASK] vector, cross-attention
+VARIANTS = ("self", "cross")
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,15 @@ class LateMaskConfig:
             after the embeddings (then the model equals a standard MLM, see tests).
         keep_late_layers: on `save_pretrained`, keep the late layers in the exported encoder
             (N layers) instead of dropping them (N−k layers, the paper's choice).
+        variant: "self" (3ML_self: the late layers self-attend over the full rebuilt sequence) or
+            "cross" (3ML_cross: only the [MASK] slots are queries; each late layer self-attends
+            over the [MASK]s, then cross-attends to the encoder output through an added
+            cross-attention block, then runs its feed-forward part).
     """
 
     late_layers: int = 2
     keep_late_layers: bool = False
+    variant: str = "self"
 
 
 class LateMaskForMaskedLM(nn.Module):
@@ -82,10 +88,18 @@ class LateMaskForMaskedLM(nn.Module):
                 f"late_layers={settings.late_layers} must be between 1 and num_hidden_layers={layers}; "
                 "3ML uses 2 late layers for base models"
             )
+        if settings.variant not in VARIANTS:
+            raise MlmkitError(f"late-mask variant {settings.variant!r} is unknown; choose one of {list(VARIANTS)}")
         self.mlm = mlm
         self.settings = settings
         self.mask_embedding = nn.Parameter(torch.empty(mlm.config.hidden_size))
         nn.init.normal_(self.mask_embedding, std=mlm.config.initializer_range)
+        if settings.variant == "cross":
+            attention_class = type(self.late_layers[0].attention)
+            self.cross_attention = nn.ModuleList(
+                attention_class(mlm.config, is_cross_attention=True) for _ in range(settings.late_layers)
+            )
+            self.cross_attention.apply(mlm._init_weights)
 
     @property
     def config(self) -> Any:
@@ -150,16 +164,48 @@ class LateMaskForMaskedLM(nn.Module):
             position_ids=self.position_ids(masked_positions),
             token_type_ids=masked_token_type_ids,
         )
-        width = positions.shape[1] + masks  # >= every row's length, so all slots fit
+        if self.settings.variant == "cross":
+            late = self._cross_stage(hidden, attention_mask.bool(), mask_hidden, masked_positions >= 0)
+            visible = hidden  # (B, E, H): the encoder's own output at the visible slots
+        else:
+            full = self._self_stage(hidden, positions, attention_mask, mask_hidden, masked_positions)  # (B, W, H)
+            late, visible = _gather_rows(full, masked_positions), _gather_rows(full, positions)
+        logits = self.head(late)  # (B, M, V)
+        loss = None
+        if labels is not None:
+            loss = self._loss(logits, labels, visible, visible_labels)
+        return MaskedLMOutput(loss=loss, logits=logits)
+
+    def _self_stage(
+        self,
+        hidden: torch.Tensor,
+        positions: torch.Tensor,
+        attention_mask: torch.Tensor,
+        mask_hidden: torch.Tensor,
+        masked_positions: torch.Tensor,
+    ) -> torch.Tensor:
+        """3ML_self: scatter encoder output and [MASK] vectors back to full length, run the late layers."""
+        width = positions.shape[1] + masked_positions.shape[1]  # >= every row's length, so all slots fit
         full = _scatter_rows(hidden, positions, width) + _scatter_rows(mask_hidden, masked_positions, width)
         present = _scatter_rows(attention_mask.to(hidden.dtype)[..., None], positions, width)
         present = present + _scatter_rows((masked_positions >= 0).to(hidden.dtype)[..., None], masked_positions, width)
-        full = self._run_layers(self.late_layers, full, present[..., 0] > 0)  # (B, W, H)
-        logits = self.head(_gather_rows(full, masked_positions))  # (B, M, V)
-        loss = None
-        if labels is not None:
-            loss = self._loss(logits, labels, full, positions, visible_labels)
-        return MaskedLMOutput(loss=loss, logits=logits)
+        return self._run_layers(self.late_layers, full, present[..., 0] > 0)
+
+    def _cross_stage(
+        self, encoded: torch.Tensor, encoded_present: torch.Tensor, queries: torch.Tensor, query_present: torch.Tensor
+    ) -> torch.Tensor:
+        """3ML_cross: [MASK] queries (B, M, H) self-attend, cross-attend to the encoder output, feed forward."""
+        from transformers.masking_utils import create_bidirectional_mask
+
+        self_mask = create_bidirectional_mask(config=self.config, inputs_embeds=queries, attention_mask=query_present)
+        cross_mask = create_bidirectional_mask(
+            config=self.config, inputs_embeds=queries, attention_mask=encoded_present, encoder_hidden_states=encoded
+        )
+        for layer, cross in zip(self.late_layers, self.cross_attention):
+            queries = layer.attention(queries, self_mask)[0]
+            queries = cross(queries, None, encoder_hidden_states=encoded, encoder_attention_mask=cross_mask)[0]
+            queries = layer.feed_forward_chunk(queries)
+        return queries
 
     def _run_layers(self, layers: nn.ModuleList, hidden: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
         from transformers.masking_utils import create_bidirectional_mask
@@ -170,23 +216,19 @@ class LateMaskForMaskedLM(nn.Module):
         return hidden
 
     def _loss(
-        self,
-        logits: torch.Tensor,
-        labels: torch.Tensor,
-        full: torch.Tensor,
-        positions: torch.Tensor,
-        visible_labels: torch.Tensor | None,
+        self, logits: torch.Tensor, labels: torch.Tensor, visible: torch.Tensor, visible_labels: torch.Tensor | None
     ) -> torch.Tensor:
         """Mean cross-entropy over all targets: late [MASK]s plus selected tokens left visible.
 
         BERT's random/kept 20% stay in the encoder input (3ML keeps them there) and are still
-        predicted, from the late layers' output at their slot; the head runs only on those rows.
+        predicted from `visible` (B, E, H), the output at their slot (late layers for "self", the
+        encoder for "cross"); the head runs only on those rows.
         """
         total = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), reduction="sum")
         count = (labels != -100).sum()
         if visible_labels is not None:
             is_target = visible_labels != -100  # (B, E)
-            visible_logits = self.head(_gather_rows(full, positions)[is_target])  # (n, V)
+            visible_logits = self.head(visible[is_target])  # (n, V)
             total = total + F.cross_entropy(visible_logits.float(), visible_labels[is_target], reduction="sum")
             count = count + is_target.sum()
         return total / count.clamp(min=1)
@@ -227,7 +269,8 @@ class LateMaskForMaskedLM(nn.Module):
         self.export_encoder(folder)
         full = folder / LATE_MASK_FOLDER
         self.mlm.save_pretrained(str(full), **kwargs)
-        save_file({"mask_embedding": self.mask_embedding.detach().cpu().contiguous()}, str(full / _MASK_EMBEDDING_FILE))
+        own = {name: tensor.detach().cpu().contiguous() for name, tensor in self.state_dict().items() if not name.startswith("mlm.")}
+        save_file(own, str(full / _LATE_STAGE_FILE))
         (full / _SETTINGS_FILE).write_text(json.dumps(asdict(self.settings), indent=2) + "\n")
 
     @classmethod
@@ -247,8 +290,8 @@ class LateMaskForMaskedLM(nn.Module):
             )
         settings = LateMaskConfig(**json.loads((full / _SETTINGS_FILE).read_text()))
         model = cls(load_model(full, AutoModelForMaskedLM), settings)
-        with torch.no_grad():
-            model.mask_embedding.copy_(load_file(str(full / _MASK_EMBEDDING_FILE))["mask_embedding"])
+        missing, unexpected = model.load_state_dict(load_file(str(full / _LATE_STAGE_FILE)), strict=False)
+        assert not unexpected and all(name.startswith("mlm.") for name in missing), (missing, unexpected)
         return model
 
 

@@ -85,9 +85,10 @@ def test_encoder_sees_only_unmasked_tokens_at_original_positions(family: str) ->
     torch.testing.assert_close(kept_slots, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_padding_slots_do_not_change_results() -> None:
+@pytest.mark.parametrize("variant", ["self", "cross"])
+def test_padding_slots_do_not_change_results(variant: str) -> None:
     """A row padded with -1 slots (rows of unequal counts) gives what it gives alone."""
-    model = LateMaskForMaskedLM(tiny_mlm("bert"), LateMaskConfig(late_layers=1)).eval()
+    model = LateMaskForMaskedLM(tiny_mlm("bert"), LateMaskConfig(late_layers=1, variant=variant)).eval()
     ids, selected = random_rows(rows=2)
     alone = model(**late_batch(ids[:1], selected[:1]))
     batch = late_batch(ids[:1], selected[:1])
@@ -104,8 +105,9 @@ def test_padding_slots_do_not_change_results() -> None:
     torch.testing.assert_close(output.loss, alone.loss, rtol=1e-5, atol=1e-5)
 
 
-def test_gradients_reach_every_parameter() -> None:
-    model = LateMaskForMaskedLM(tiny_mlm("roberta"), LateMaskConfig(late_layers=1)).train()
+@pytest.mark.parametrize("variant", ["self", "cross"])
+def test_gradients_reach_every_parameter(variant: str) -> None:
+    model = LateMaskForMaskedLM(tiny_mlm("roberta"), LateMaskConfig(late_layers=1, variant=variant)).train()
     ids, selected = random_rows()
     batch = late_batch(ids, selected)
     batch["visible_labels"] = torch.full_like(batch["input_ids"], -100)
@@ -143,8 +145,26 @@ def test_saved_encoder_loads_for_sequence_classification(family: str, tmp_path) 
     assert logits.shape == (1, 3)
 
 
-def test_reload_restores_the_full_model(tmp_path) -> None:
-    model = LateMaskForMaskedLM(tiny_mlm("bert"), LateMaskConfig(late_layers=2, keep_late_layers=True))
+def test_cross_variant_composes_like_an_hf_decoder_layer() -> None:
+    """3ML_cross's late layer = HF's BERT decoder layer (self-attention, cross-attention, FFN), non-causal."""
+    model = LateMaskForMaskedLM(tiny_mlm("bert"), LateMaskConfig(late_layers=1, variant="cross")).eval()
+    captured = {}
+    model.mlm.cls.register_forward_pre_hook(lambda module, args: captured.setdefault("late", args[0]))
+    model.late_layers[0].attention.register_forward_pre_hook(lambda module, args: captured.setdefault("queries", args[0]))
+    model.encoder_layers[-1].register_forward_hook(lambda module, args, output: captured.setdefault("encoded", output))
+    model(**late_batch(*random_rows()))
+    config = BertConfig.from_dict({**model.config.to_dict(), "is_decoder": True, "add_cross_attention": True})
+    reference = type(model.late_layers[0])(config).eval()
+    cross_state = {f"crossattention.{name}": tensor for name, tensor in model.cross_attention[0].state_dict().items()}
+    reference.load_state_dict({**model.late_layers[0].state_dict(), **cross_state})
+    reference.attention.self.is_causal = False
+    expected = reference(captured["queries"], None, encoder_hidden_states=captured["encoded"])
+    torch.testing.assert_close(captured["late"], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["self", "cross"])
+def test_reload_restores_the_full_model(tmp_path, variant: str) -> None:
+    model = LateMaskForMaskedLM(tiny_mlm("bert"), LateMaskConfig(late_layers=2, keep_late_layers=True, variant=variant))
     model.save_pretrained(tmp_path)
     reloaded = LateMaskForMaskedLM.from_pretrained(tmp_path).eval()
     assert reloaded.settings == model.settings
@@ -157,5 +177,7 @@ def test_reload_restores_the_full_model(tmp_path) -> None:
 def test_bad_settings_fail_with_what_is_allowed() -> None:
     with pytest.raises(MlmkitError, match=r"late_layers=4 must be between 1 and num_hidden_layers=3"):
         LateMaskForMaskedLM(tiny_mlm("bert"), LateMaskConfig(late_layers=4))
+    with pytest.raises(MlmkitError, match=r"variant 'decoder' is unknown; choose one of \['self', 'cross'\]"):
+        LateMaskForMaskedLM(tiny_mlm("bert"), LateMaskConfig(variant="decoder"))
     with pytest.raises(MlmkitError, match=r"needs a late-mask batch"):
         LateMaskForMaskedLM(tiny_mlm("bert"))(input_ids=torch.tensor([[5, 6]]))
