@@ -77,11 +77,10 @@ def train_tokenizer(
         backend.train_from_iterator(read_corpus(files, corpus_format), trainer)
     except Exception as error:  # tokenizers raises a bare Exception for a too-small unigram vocabulary
         if "not large enough" in str(error):
-            needed = len(_alphabet(backend, read_corpus(files, corpus_format))) + len(SPECIAL_TOKENS[kind]) + 1
-            raise MlmkitError(_too_small_message(kind, vocab_size, needed)) from error
+            raise MlmkitError(_too_small_message(kind, vocab_size, _minimum_size(backend, kind, files, corpus_format))) from error
         raise
-    if backend.get_vocab_size() > vocab_size:
-        raise MlmkitError(_too_small_message(kind, vocab_size, backend.get_vocab_size()))
+    if backend.get_vocab_size() > vocab_size:  # wordpiece/bpe keep their whole alphabet, unigram all characters
+        raise MlmkitError(_too_small_message(kind, vocab_size, _minimum_size(backend, kind, files, corpus_format)))
     _add_post_processor(backend, kind)
     tokenizer = _wrap(backend, kind, model_max_length)
     with atomic_folder(out_dir, overwrite) as temporary:
@@ -132,12 +131,16 @@ def _check_arguments(corpus_files, kind, vocab_size, out_dir, min_frequency, mod
     return check_corpus_files(corpus_files)
 
 
-def _alphabet(backend: Any, documents: Iterable[str]) -> set[str]:
-    """Characters of the normalised corpus, spaces as the Metaspace "▁" (the unigram trainer keeps them all)."""
-    characters: set[str] = set()
-    for document in documents:
+def _minimum_size(backend: Any, kind: str, files: list[Path], corpus_format: str) -> int:
+    """Smallest vocab size the trainer honours: for wordpiece/bpe the size of the vocabulary it
+    produced when asked for less (alphabet + specials); for unigram every character of the
+    normalised corpus, "▁" included, plus the specials and one more piece."""
+    if kind != "unigram":
+        return backend.get_vocab_size()
+    characters: set[str] = {"▁"}
+    for document in read_corpus(files, corpus_format):
         characters.update(backend.normalizer.normalize_str(document).replace(" ", "▁"))
-    return characters
+    return len(characters) + len(SPECIAL_TOKENS[kind]) + 1
 
 
 def _too_small_message(kind: str, vocab_size: int, needed: int) -> str:
