@@ -160,7 +160,8 @@ class MaskingCollator:
         if place is not None:
             unit_ids, selected = place(maskable, self.current_rate(), generator)
         else:
-            unit_ids, unit_weights = self.masker.units(input_ids, maskable, word_ids, generator)
+            schedule_inputs = {"progress": self.progress()} if getattr(self.masker, "uses_progress", False) else {}
+            unit_ids, unit_weights = self.masker.units(input_ids, maskable, word_ids, generator, **schedule_inputs)
             budget = token_budget(maskable, self.current_rate())
             selected = select_units(unit_ids, budget, generator, unit_weights, truncate=self.masker.truncatable)
         extras = {}

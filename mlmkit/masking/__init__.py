@@ -5,7 +5,9 @@ one line here, and its tests.
 """
 
 from mlmkit.masking.corruption import IGNORE_INDEX, apply_replacement, replacement_vocabulary
+from mlmkit.masking.interpolated import InterpolatedMasker
 from mlmkit.masking.mass import MassMasker
+from mlmkit.masking.pos_weighted import PosWeightedMasker
 from mlmkit.masking.selection import select_units, token_budget
 from mlmkit.masking.span import SpanMasker
 from mlmkit.masking.token import TokenMasker
@@ -17,6 +19,8 @@ MASKERS: dict[str, type] = {
     "whole_word": WholeWordMasker,
     "span": SpanMasker,
     "mass": MassMasker,
+    "pos_weighted": PosWeightedMasker,
+    "interpolated": InterpolatedMasker,
 }
 
 __all__ = [
