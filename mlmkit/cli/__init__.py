@@ -17,6 +17,8 @@ from mlmkit.errors import MlmkitError
 COMMANDS: dict[str, str] = {
     "tokenizer": "mlmkit.cli.tokenizer",
     "data": "mlmkit.cli.data",
+    "pretrain": "mlmkit.cli.pretrain",
+    "plot": "mlmkit.cli.plot",
     "glue": "mlmkit.cli.glue",
     "squad": "mlmkit.cli.squad",
 }

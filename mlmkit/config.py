@@ -1,0 +1,261 @@
+"""Run configuration: frozen dataclasses are the schema, YAML recipes are data (STYLE §3.2).
+
+The defaults live here and only here. A recipe mirrors the `RunConfig` tree; overrides are dotted
+`section.field=value` pairs typed by the field they set. Unknown keys and wrong types fail at load
+time with the path and the nearest valid key, so a typo never silently trains with a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlmkit.errors import MlmkitError
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    """Either a tokenizer folder (`path`), or how to train one (on `corpus`, else on the data's corpus)."""
+
+    path: str | None = None
+    kind: str = "wordpiece"
+    vocab_size: int = 8000
+    lowercase: bool = False
+    corpus: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the blocks come from: a prepared dataset folder, corpus files, or the embedded corpus.
+
+    With neither `path`, `corpus` nor `dataset` set, the embedded default corpus is used. The
+    held-out split is the last `eval_fraction` of the blocks (contiguous, so it shares no block
+    with training).
+    """
+
+    path: str | None = None
+    corpus: tuple[str, ...] = ()
+    dataset: str | None = None
+    seq_len: int = 128
+    eval_fraction: float = 0.05
+    max_eval_blocks: int = 512
+    cache_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A `family` × `size` preset (mlmkit.models.factory.SIZES), with HF config fields in `config` on top.
+
+    `path` continues pretraining from an existing checkpoint instead of building from the preset.
+    """
+
+    family: str = "bert"
+    size: str = "tiny"
+    config: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class CollatorConfig:
+    """A collator name known to `mlmkit.build_collator` and its options (validated there)."""
+
+    name: str = "random"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, precision, evaluation and checkpointing of the one pretraining loop."""
+
+    max_steps: int = 1000
+    max_tokens: int | None = None
+    batch_size: int = 32
+    gradient_accumulation_steps: int = 1
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    warmup_ratio: float = 0.06
+    warmup_steps: int | None = None
+    decay: str = "linear"
+    max_grad_norm: float = 1.0
+    mixed_precision: str = "no"
+    sparse_head: bool = True
+    eval_every: int = 100
+    eval_batch_size: int = 64
+    save_every: int = 500
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    num_workers: int = 0
+    seed: int = 0
+    resume: str = "no"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The whole run: what `mlmkit pretrain RECIPE.yaml` resolves a recipe and its overrides to."""
+
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    collator: CollatorConfig = field(default_factory=CollatorConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    output_dir: str = "runs/pretrain"
+
+
+CHOICES = {
+    "tokenizer.kind": ("wordpiece", "bpe", "unigram"),
+    "model.family": ("bert", "roberta"),
+    "train.decay": ("linear", "cosine", "constant"),
+    "train.mixed_precision": ("no", "bf16", "fp16"),
+    "train.resume": ("no", "auto"),
+}
+
+
+def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Read a YAML recipe, apply dotted `key=value` overrides, and validate it into a RunConfig.
+
+    Args:
+        path: the recipe file.
+        overrides: e.g. `["train.lr=3e-4", "output_dir=/tmp/run"]`; values are parsed as YAML,
+            then coerced to the type of the field they set.
+
+    Raises:
+        MlmkitError: missing file, YAML error, unknown key (with the nearest valid one), wrong type.
+    """
+    recipe = Path(path)
+    if not recipe.is_file():
+        raise MlmkitError(f"recipe {str(recipe)!r} does not exist; pass a YAML file such as recipes/tiny-cpu.yaml")
+    try:
+        tree = yaml.safe_load(recipe.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise MlmkitError(f"recipe {str(recipe)!r} is not valid YAML: {error}") from error
+    if not isinstance(tree, dict):
+        raise MlmkitError(f"recipe {str(recipe)!r} must be a mapping of sections (tokenizer, data, model, ...)")
+    for override in overrides:
+        _apply_override(tree, override)
+    return config_from_dict(tree, source=str(recipe))
+
+
+def config_from_dict(tree: dict[str, Any], source: str = "recipe") -> RunConfig:
+    """Validate a nested dict (a parsed recipe) into a RunConfig; `source` names it in errors."""
+    config = _build(RunConfig, tree, prefix="", source=source)
+    for key, allowed in CHOICES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        if value not in allowed:
+            raise MlmkitError(f"{source}: {key}={value!r}, must be one of {list(allowed)}")
+    return config
+
+
+def to_yaml(config: RunConfig) -> str:
+    """The resolved config as YAML, loadable again with `load_recipe` (saved as OUTPUT_DIR/config.yaml)."""
+    return yaml.safe_dump(_plain(dataclasses.asdict(config)), sort_keys=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _apply_override(tree: dict[str, Any], override: str) -> None:
+    key, sep, raw = override.partition("=")
+    if not sep or not key:
+        raise MlmkitError(f"override {override!r} must look like section.key=value, e.g. train.lr=3e-4")
+    node = tree
+    *parents, leaf = key.strip().split(".")
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise MlmkitError(f"override {override!r}: {part!r} is a value, not a section")
+        node = child
+    try:
+        node[leaf] = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        node[leaf] = raw
+
+
+def _build(cls: type, values: Any, prefix: str, source: str) -> Any:
+    where = prefix.rstrip(".") or "the top level"
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise MlmkitError(f"{source}: {where} must be a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in values:
+        if key not in names:
+            raise MlmkitError(_unknown_key_message(source, prefix + str(key), [prefix + name for name in names]))
+    kwargs = {key: _coerce(hints[key], value, prefix + key, source) for key, value in values.items()}
+    return cls(**kwargs)
+
+
+def _unknown_key_message(source: str, key: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{source}: unknown key {key!r}; {hint}valid keys here: {', '.join(valid)}"
+
+
+def _coerce(hint: Any, value: Any, path: str, source: str) -> Any:
+    """Check `value` against the annotation `hint`, converting where YAML is ambiguous (3e-4 is a str in YAML 1.1)."""
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, path + ".", source)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [arg for arg in args if arg is not type(None)]
+        return _coerce(inner, value, path, source)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            value = [value] if args[-1] is Ellipsis else value
+        if not isinstance(value, (list, tuple)) or (args[-1] is not Ellipsis and len(value) != len(args)):
+            raise _type_error(source, path, value, f"a list of {len(args)} values")
+        item_types = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
+        return tuple(_coerce(item, v, f"{path}[{i}]", source) for i, (item, v) in enumerate(zip(item_types, value)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _type_error(source, path, value, "a mapping of name: value")
+        return dict(value)
+    return _coerce_scalar(hint, value, path, source)
+
+
+def _coerce_scalar(hint: Any, value: Any, path: str, source: str) -> Any:
+    if hint is Any:
+        return value
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise _type_error(source, path, value, "true or false")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise _type_error(source, path, value, "an integer")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise _type_error(source, path, value, "a number") from None
+    if hint is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise _type_error(source, path, value, "a string")
+    raise AssertionError(f"unsupported annotation {hint!r} at {path}")
+
+
+def _type_error(source: str, path: str, value: Any, expected: str) -> MlmkitError:
+    return MlmkitError(f"{source}: {path}={value!r} has the wrong type; expected {expected}")

@@ -1,0 +1,78 @@
+"""Turn the tokenizer and data sections of a recipe into a tokenizer and train / held-out block datasets.
+
+Everything heavy is mlmkit.data's (train_tokenizer, prepare_dataset); this module only decides
+which files and folders a run uses, so a resumed run finds the same tokenizer and blocks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlmkit.config import RunConfig
+from mlmkit.errors import MlmkitError
+
+
+def corpus_files(config: RunConfig) -> list[Path]:
+    """The text files the run trains on: data.corpus, else the embedded default corpus."""
+    from mlmkit.data.corpus import check_corpus_files, default_corpus_path
+
+    return check_corpus_files(config.data.corpus) if config.data.corpus else [default_corpus_path()]
+
+
+def resolve_tokenizer(config: RunConfig, output_dir: Path) -> Any:
+    """Load tokenizer.path, or train one once (kept in OUTPUT_DIR/tokenizer, reused on resume)."""
+    from mlmkit.data.tokenizer import load_mlm_tokenizer, train_tokenizer
+
+    if config.tokenizer.path:
+        return load_mlm_tokenizer(config.tokenizer.path)
+    folder = output_dir / "tokenizer"
+    if (folder / "tokenizer.json").is_file():
+        return load_mlm_tokenizer(folder)
+    section = config.tokenizer
+    files = list(section.corpus) or corpus_files(config)
+    return train_tokenizer(files, section.kind, section.vocab_size, folder, lowercase=section.lowercase, overwrite=True)
+
+
+def resolve_datasets(config: RunConfig, tokenizer: Any, output_dir: Path) -> tuple[Any, Any]:
+    """(train, held-out) block datasets.
+
+    A prepared folder with a `validation` split uses it; a single prepared split holds out its last
+    eval_fraction of blocks. Corpus files / the embedded corpus / a `datasets` dataset are prepared
+    into data.cache_dir (default OUTPUT_DIR/data) with whole documents held out.
+    """
+    import datasets
+
+    data = config.data
+    if data.path:
+        if not Path(data.path).is_dir():
+            raise MlmkitError(f"data.path={data.path!r} is not a folder written by `mlmkit data prepare`")
+        blocks = datasets.load_from_disk(data.path)
+    else:
+        from mlmkit.data.pipeline import prepare_dataset
+
+        blocks = prepare_dataset(
+            tokenizer,
+            seq_len=data.seq_len,
+            out_dir=data.cache_dir or output_dir / "data",
+            corpus_files=None if data.dataset else corpus_files(config),
+            dataset=data.dataset,
+            validation_fraction=data.eval_fraction,
+            seed=config.train.seed,
+            overwrite=True,
+        ).dataset
+    train, held_out = _split(blocks, data.eval_fraction)
+    return train, held_out.select(range(min(len(held_out), data.max_eval_blocks)))
+
+
+def _split(blocks: Any, fraction: float) -> tuple[Any, Any]:
+    if hasattr(blocks, "keys"):
+        if "train" in blocks and "validation" in blocks:
+            return blocks["train"], blocks["validation"]
+        if "train" not in blocks:
+            raise MlmkitError(f"the prepared dataset has splits {list(blocks)}; it needs 'train' (and 'validation')")
+        blocks = blocks["train"]
+    held_out = max(1, round(len(blocks) * fraction))
+    if len(blocks) - held_out < 1:
+        raise MlmkitError(f"only {len(blocks)} blocks: too few to hold out {held_out} for evaluation; use more text")
+    return blocks.select(range(len(blocks) - held_out)), blocks.select(range(len(blocks) - held_out, len(blocks)))

@@ -1,0 +1,273 @@
+"""The one pretraining loop, on Accelerate, shaped like accelerate's nlp_example.py (STYLE §3.4).
+
+prepare → accumulate → autocast → backward → clip → step. Multi-process and multi-node runs come
+from `accelerate launch` and Accelerate's own configs; the only collective calls here are
+Accelerate's (`reduce`, `gather_for_metrics`, `wait_for_everyone`) so that every process logs the
+same numbers and stops on the same step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mlmkit.config import RunConfig, to_yaml
+from mlmkit.errors import MlmkitError
+from mlmkit.train import checkpoint
+from mlmkit.train.metrics import MetricsLog, realised_rate_counts
+from mlmkit.train.objectives import MLMObjective
+from mlmkit.train.optim import build_lr_scheduler, build_optimizer
+from mlmkit.train.setup import RunParts, build_parts
+
+
+@dataclass
+class Position:
+    """Where the run is: what a checkpoint's trainer_state.json holds."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    micro_batches: int = 0
+    tokens_seen: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class PretrainResult:
+    """What `pretrain` returns on every process."""
+
+    final_dir: Path  # OUTPUT_DIR/final, the HF folder (written by the main process)
+    model: torch.nn.Module  # the trained HF masked-LM model, unwrapped
+    step: int
+    loss: float  # training loss of the last step, averaged over processes
+    eval: dict[str, float]  # the last evaluation's numbers
+
+
+@dataclass
+class Window:
+    """Sums over the micro batches since the last log row (counts, not means of means: STYLE §3.4)."""
+
+    loss: float = 0.0
+    micro_batches: int = 0
+    labelled: float = 0.0
+    maskable: float = 0.0
+    tokens: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+
+
+def total_steps(config: RunConfig, num_processes: int) -> int:
+    """Optimizer steps of the run: train.max_steps, or the steps that consume train.max_tokens when set."""
+    train = config.train
+    if train.max_tokens is None:
+        return train.max_steps
+    per_step = train.batch_size * config.data.seq_len * train.gradient_accumulation_steps * num_processes
+    return math.ceil(train.max_tokens / per_step)
+
+
+def pretrain(config: RunConfig, resume: bool | None = None) -> PretrainResult:
+    """Pretrain a masked LM as `config` says; the final HF model is saved in OUTPUT_DIR/final.
+
+    Args:
+        config: the resolved run configuration (mlmkit.config.load_recipe).
+        resume: continue from the newest complete checkpoint in OUTPUT_DIR; None follows train.resume.
+
+    Raises:
+        MlmkitError: bad configuration, non-finite loss (after keeping the last good checkpoint),
+            a checkpoint that could not be written.
+    """
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(
+        mixed_precision=config.train.mixed_precision,
+        gradient_accumulation_steps=config.train.gradient_accumulation_steps,
+    )
+    cuda = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    # Dropout and weight init draw from the global RNG; fork it so the caller's state is left as it was.
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(config.train.seed)
+        return _train(config, accelerator, config.train.resume == "auto" if resume is None else resume)
+
+
+def _train(config: RunConfig, accelerator: Any, resume: bool) -> PretrainResult:
+    output_dir = Path(config.output_dir)
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "config.yaml").write_text(to_yaml(config), encoding="utf-8")
+    accelerator.print(f"resolved config (saved as {output_dir / 'config.yaml'}):\n{to_yaml(config)}")
+    parts = build_parts(config, accelerator)
+    module = MLMObjective(sparse=config.train.sparse_head).wrap(parts.model)
+    steps = total_steps(config, accelerator.num_processes)
+    train = config.train
+    optimizer = build_optimizer(module, train.lr, train.weight_decay, tuple(train.betas), train.eps)
+    warmup = train.warmup_steps if train.warmup_steps is not None else round(train.warmup_ratio * steps)
+    # Not prepared: Accelerate would step a prepared scheduler num_processes times per step.
+    scheduler = build_lr_scheduler(optimizer, warmup, steps, train.decay)
+    module, optimizer, train_loader, eval_loader = accelerator.prepare(
+        module, optimizer, parts.train_loader, parts.eval_loader
+    )
+    accelerator.register_for_checkpointing(scheduler)
+    if len(train_loader) == 0:
+        raise MlmkitError(
+            f"{len(parts.train_loader.dataset)} training blocks make no full batch of train.batch_size="
+            f"{train.batch_size} per process; lower train.batch_size or use more text"
+        )
+    position = _restore(accelerator, output_dir) if resume else Position()
+    log = MetricsLog(output_dir, accelerator.is_main_process, truncate_after=position.step)
+    loop = _Loop(config, accelerator, parts, module, optimizer, scheduler, train_loader, eval_loader, log, steps)
+    try:
+        loop.run(position)
+    finally:
+        log.close()
+    final, model = output_dir / "final", accelerator.unwrap_model(module).model
+    if accelerator.is_main_process:
+        checkpoint.save_final(model, parts.tokenizer, final)
+    accelerator.wait_for_everyone()
+    return PretrainResult(final, model, position.step, loop.last_loss, loop.last_eval)
+
+
+def _restore(accelerator: Any, output_dir: Path) -> Position:
+    latest = checkpoint.latest_checkpoint(output_dir)
+    if latest is None:
+        accelerator.print(f"no checkpoint in {checkpoint.checkpoint_dir(output_dir)}: starting from step 0")
+        return Position()
+    state = checkpoint.load_checkpoint(accelerator, latest)
+    accelerator.print(f"resumed from {latest} at step {state['step']}")
+    return Position(**{key: state[key] for key in Position.__dataclass_fields__})
+
+
+class _Loop:
+    """The state one run carries between steps; `run` is the loop itself."""
+
+    def __init__(self, config, accelerator, parts: RunParts, module, optimizer, scheduler, train_loader, eval_loader, log, steps):
+        self.config, self.train = config, config.train
+        self.accelerator, self.parts, self.module = accelerator, parts, module
+        self.optimizer, self.scheduler = optimizer, scheduler
+        self.train_loader, self.eval_loader = train_loader, eval_loader
+        self.log, self.steps = log, steps
+        self.special_ids = parts.special_ids.to(accelerator.device)
+        self.last_loss, self.last_eval, self.step_losses = math.nan, {}, []
+
+    def run(self, position: Position) -> None:
+        from tqdm.auto import tqdm
+
+        self.parts.train_collator.set_total_batches(self.steps * self.train.gradient_accumulation_steps)
+        bar = tqdm(total=self.steps, initial=position.step, disable=not self.accelerator.is_main_process, desc="pretrain")
+        self.window, self.clock = Window(), time.perf_counter() - position.seconds
+        while not self._done(position):
+            # Through Accelerate's loader: its __iter__ re-applies its own epoch to the sampler.
+            self.train_loader.set_epoch(position.epoch)
+            # Counted from the start of training: masks replay on resume, and schedules read progress from it.
+            self.parts.train_collator.set_epoch(position.epoch, start_batch=position.micro_batches)
+            loader = self.train_loader
+            if position.batch_in_epoch:
+                loader = self.accelerator.skip_first_batches(loader, position.batch_in_epoch)
+            for batch in loader:
+                position.batch_in_epoch += 1
+                position.micro_batches += 1
+                if self._micro_step(batch, position):
+                    self._after_step(position, bar)
+                    if self._done(position):
+                        break
+            else:
+                position.epoch, position.batch_in_epoch = position.epoch + 1, 0
+        bar.close()
+        if self.window.micro_batches:
+            self._log_train(position)
+        if position.step % self.train.eval_every:
+            self._evaluate(position)
+        if position.step % self.train.save_every:
+            self._save(position)
+
+    def _done(self, position: Position) -> bool:
+        budget = self.train.max_tokens
+        return position.step >= self.steps or (budget is not None and position.tokens_seen >= budget)
+
+    def _micro_step(self, batch: dict[str, torch.Tensor], position: Position) -> bool:
+        """Forward and backward one micro batch; True when this closed an optimizer step."""
+        accelerator = self.accelerator
+        with accelerator.accumulate(self.module):
+            with accelerator.autocast():
+                outputs = self.module(**batch)
+            labelled, maskable = realised_rate_counts(batch, self.special_ids)
+            tokens = batch["attention_mask"].sum()
+            local = torch.stack([outputs["loss"].detach().float(), labelled, maskable, tokens.float()])
+            loss, labelled, maskable, tokens = accelerator.reduce(local, "sum").tolist()
+            loss /= accelerator.num_processes
+            if not math.isfinite(loss):
+                self._stop_non_finite(loss, position)
+            accelerator.backward(outputs["loss"])
+            if accelerator.sync_gradients and self.train.max_grad_norm > 0:
+                accelerator.clip_grad_norm_(self.module.parameters(), self.train.max_grad_norm)
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+        window = self.window
+        window.loss += loss
+        self.step_losses.append(loss)
+        window.micro_batches += 1
+        window.labelled, window.maskable, window.tokens = (
+            window.labelled + labelled, window.maskable + maskable, window.tokens + tokens
+        )
+        position.tokens_seen += int(tokens)
+        return accelerator.sync_gradients
+
+    def _after_step(self, position: Position, bar: Any) -> None:
+        self.lr = self.scheduler.get_last_lr()[0]
+        self.last_loss, self.step_losses = sum(self.step_losses) / len(self.step_losses), []
+        if not self.accelerator.optimizer_step_was_skipped:
+            self.scheduler.step()
+        position.step += 1
+        position.seconds = time.perf_counter() - self.clock
+        bar.update(1)
+        if position.step % self.train.log_every == 0:
+            row = self._log_train(position)
+            bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
+        if position.step % self.train.eval_every == 0:
+            self._evaluate(position)
+        if position.step % self.train.save_every == 0:
+            self._save(position)
+
+    def _log_train(self, position: Position) -> dict[str, Any]:
+        window, now = self.window, time.perf_counter()
+        row = {
+            "step": position.step,
+            "epoch": position.epoch,
+            "loss": window.loss / window.micro_batches,
+            "lr": self.lr,
+            "masking_rate": window.labelled / max(window.maskable, 1.0),
+            "tokens_seen": position.tokens_seen,
+            "tokens_per_s": window.tokens / max(now - window.started, 1e-9),
+            "seconds": position.seconds,
+        }
+        self.log.write(row)
+        self.window = Window()
+        return row
+
+    def _evaluate(self, position: Position) -> None:
+        from mlmkit.train.metrics import evaluate
+
+        result = evaluate(self.accelerator, self.module, self.eval_loader, self.parts.eval_collator, len(self.parts.tokenizer))
+        self.log.write({"step": position.step, "seconds": position.seconds, **result})
+        self.last_eval = result
+        self.accelerator.print(
+            f"step {position.step}: eval_loss {result['eval_loss']:.4f}, eval_accuracy {result['eval_accuracy']:.4f} "
+            f"(unigram baseline {result['eval_unigram_accuracy']:.4f})"
+        )
+
+    def _save(self, position: Position) -> None:
+        state = {key: getattr(position, key) for key in Position.__dataclass_fields__}
+        checkpoint.save_checkpoint(
+            self.accelerator, self.module, self.parts.tokenizer, self.config.output_dir, state, self.train.keep_checkpoints
+        )
+
+    def _stop_non_finite(self, loss: float, position: Position) -> None:
+        latest = checkpoint.latest_checkpoint(self.config.output_dir)
+        raise MlmkitError(
+            f"the loss became {loss} at step {position.step + 1}; stopped without saving. "
+            f"Last good checkpoint: {latest or 'none (no checkpoint was written yet)'}. "
+            "Lower train.lr, raise train.warmup_ratio, or use mixed_precision=bf16 instead of fp16, then resume"
+        )

@@ -1,0 +1,101 @@
+"""What the loop measures and where it goes: metrics.jsonl, TensorBoard when installed, held-out evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mlmkit.train.objectives import IGNORE_INDEX
+
+
+class MetricsLog:
+    """One JSON object per line in OUTPUT_DIR/metrics.jsonl (main process only), mirrored to TensorBoard.
+
+    On resume, rows after the checkpoint's step (written by the interrupted run) are dropped, so the
+    file shows one continuous curve.
+    """
+
+    def __init__(self, output_dir: Path, is_main: bool, truncate_after: int = 0) -> None:
+        self.path = Path(output_dir) / "metrics.jsonl"
+        self.handle = None
+        self.writer = None
+        if not is_main:
+            return
+        kept = _rows_up_to(self.path, truncate_after) if truncate_after else []
+        self.handle = open(self.path, "w", encoding="utf-8")
+        for row in kept:
+            self.handle.write(json.dumps(row) + "\n")
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # TensorBoard is optional
+            return
+        self.writer = SummaryWriter(log_dir=str(Path(output_dir) / "tensorboard"))
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self.handle is None:
+            return
+        self.handle.write(json.dumps(row) + "\n")
+        self.handle.flush()
+        if self.writer is not None:
+            for key, value in row.items():
+                if key != "step" and isinstance(value, (int, float)):
+                    self.writer.add_scalar(key, value, row["step"])
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The rows of a metrics.jsonl file."""
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _rows_up_to(path: Path, step: int) -> list[dict[str, Any]]:
+    return [row for row in read_metrics(path) if row["step"] <= step] if path.is_file() else []
+
+
+def realised_rate_counts(batch: dict[str, torch.Tensor], special_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(labelled, maskable) token counts of a collated batch: their ratio is the masking rate realised.
+
+    Maskable = real tokens that are not special; a labelled position counts as maskable even when the
+    collator replaced it by [MASK] (itself a special id).
+    """
+    labelled = batch["labels"] != IGNORE_INDEX  # (B, T)
+    real = batch["attention_mask"].bool()  # (B, T)
+    maskable = real & (labelled | ~torch.isin(batch["input_ids"], special_ids))
+    return labelled.sum().float(), maskable.sum().float()
+
+
+@torch.no_grad()
+def evaluate(accelerator: Any, module: torch.nn.Module, loader: Any, collator: Any, vocab_size: int) -> dict[str, float]:
+    """Held-out MLM loss and accuracy, summed over masked tokens and divided by their count (STYLE §3.4).
+
+    The collator restarts at epoch 0, batch 0, so every evaluation masks the same positions. Also
+    returns the unigram baseline: the accuracy of always predicting the most frequent token among
+    the labelled positions, the bar a model must clear to have learnt anything from context.
+    """
+    collator.set_epoch(0, start_batch=0)
+    module.eval()
+    totals = torch.zeros(3, dtype=torch.float64, device=accelerator.device)  # loss sum, count, correct
+    histogram = torch.zeros(vocab_size, dtype=torch.float64, device=accelerator.device)
+    for batch in loader:
+        with accelerator.autocast():
+            outputs = module(**batch)
+        rows = accelerator.gather_for_metrics((outputs["row_loss_sum"], outputs["row_count"], outputs["row_correct"]))
+        totals += torch.stack([row.double().sum() for row in rows])
+        histogram += torch.bincount(outputs["target_ids"], minlength=vocab_size).double()
+    module.train()
+    histogram = accelerator.reduce(histogram, "sum")
+    loss_sum, count, correct = totals.tolist()
+    return {
+        "eval_loss": loss_sum / max(count, 1.0),
+        "eval_accuracy": correct / max(count, 1.0),
+        "eval_unigram_accuracy": (histogram.max() / histogram.sum().clamp(min=1)).item(),
+        "eval_tokens": int(count),
+    }

@@ -1,0 +1,83 @@
+"""Objectives: what the one loop optimises, computed from a collator batch (STYLE §3.4).
+
+`MLMObjective(sparse=True)` computes the masked-LM loss with a *sparse* head: the transformer body
+runs on the whole block, but the prediction head (transform + vocabulary projection, the largest
+matmul of a small model) runs only at positions that carry a label. Original BERT already did this
+(`gather_indexes` in run_pretraining.py, papers.md §1a); HF's BertForMaskedLM / RobertaForMaskedLM
+project every position. The objective wraps the HF model in a training module instead of
+subclassing it, so what is saved stays the plain HF model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+# Attribute names of the prediction head on HF masked-LM models (BERT: cls, RoBERTa: lm_head).
+HEAD_ATTRIBUTES = ("cls", "lm_head")
+
+IGNORE_INDEX = -100
+
+
+class MaskedLMModule(nn.Module):
+    """Training view of an HF masked-LM model: forward returns the loss and per-row counts.
+
+    Accelerate prepares (and DDP wraps) this module, so gradient sync sees one forward call.
+    """
+
+    def __init__(self, model: nn.Module, sparse: bool = True) -> None:
+        super().__init__()
+        self.model = model
+        self.sparse = sparse
+        heads = [name for name in HEAD_ATTRIBUTES if hasattr(model, name)]
+        if sparse and not heads:
+            raise ValueError(f"{type(model).__name__} has none of {HEAD_ATTRIBUTES}; use sparse_head: false")
+        self.head_name = heads[0] if heads else None
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor, **extras: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Loss (mean over labelled tokens) and per-row sums for count-weighted aggregation.
+
+        Args:
+            input_ids: (B, T) corrupted ids from the collator.
+            attention_mask: (B, T).
+            labels: (B, T), original ids where predicted, -100 elsewhere.
+            extras: other model inputs the collator returns (token_type_ids, ...).
+
+        Returns:
+            loss (scalar), row_loss_sum (B,), row_count (B,), row_correct (B,) and target_ids (N,),
+            where N is the number of labelled positions.
+        """
+        selected = labels != IGNORE_INDEX  # (B, T)
+        targets = labels[selected]  # (N,)
+        if self.sparse:
+            body = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask, **extras)
+            hidden = body[0][selected]  # (N, H)
+            logits = getattr(self.model, self.head_name)(hidden)  # (N, V)
+        else:
+            logits = self.model(input_ids=input_ids, attention_mask=attention_mask, **extras).logits[selected]
+        token_loss = nn.functional.cross_entropy(logits.float(), targets, reduction="none")  # (N,)
+        rows = selected.nonzero()[:, 0]  # (N,) row of each labelled position
+        predicted = logits.argmax(dim=-1)
+        batch_size = input_ids.shape[0]
+        return {
+            "loss": token_loss.sum() / targets.numel() if targets.numel() else token_loss.sum(),
+            "row_loss_sum": torch.zeros(batch_size, device=rows.device).index_add_(0, rows, token_loss.detach()),
+            "row_count": torch.bincount(rows, minlength=batch_size),
+            "row_correct": torch.bincount(rows, weights=(predicted == targets).float(), minlength=batch_size),
+            "target_ids": targets,
+        }
+
+
+@dataclass(frozen=True)
+class MLMObjective:
+    """Masked-LM cross-entropy over labelled positions; `sparse` computes the head only there."""
+
+    sparse: bool = True
+
+    def wrap(self, model: nn.Module) -> MaskedLMModule:
+        """The module the loop trains; `module.model` is the HF model to save."""
+        return MaskedLMModule(model, sparse=self.sparse)

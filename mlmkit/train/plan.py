@@ -1,0 +1,76 @@
+"""`--dry-run`: check a resolved config against the files and classes it names, without training.
+
+Cheap on purpose (cramming's dryrun): no tokenizer training, no data preparation, the model is
+built on the meta device to count its parameters. Running it on every recipe catches doc drift.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlmkit.config import RunConfig
+from mlmkit.errors import MlmkitError
+
+
+def plan_run(config: RunConfig) -> dict[str, Any]:
+    """What a run would do: steps, tokens, model size; raises MlmkitError where the config cannot work."""
+    import torch
+
+    from mlmkit.masking import MASKERS
+    from mlmkit.models.factory import MODELS, SIZES, build_model_config
+    from mlmkit.train.inputs import corpus_files
+    from mlmkit.train.loop import total_steps
+
+    tokenizer = _tokenizer_or_stand_in(config)
+    if config.data.path:
+        if not Path(config.data.path).is_dir():
+            raise MlmkitError(f"data.path={config.data.path!r} is not a folder written by `mlmkit data prepare`")
+    else:
+        corpus_files(config)
+    if config.collator.name not in MASKERS:
+        raise MlmkitError(f"collator.name={config.collator.name!r}, must be one of {sorted(MASKERS)}")
+    if hasattr(tokenizer, "mask_token_id"):
+        from mlmkit.collators import build_collator
+
+        build_collator(config.collator.name, tokenizer, **config.collator.options)
+    model_config = build_model_config(
+        config.model.family, config.model.size, tokenizer, config.data.seq_len, config.model.config
+    )
+    _, model_class_name = MODELS[config.model.family]
+    import transformers
+
+    with torch.device("meta"):
+        parameters = sum(p.numel() for p in getattr(transformers, model_class_name)(model_config).parameters())
+    steps = total_steps(config, num_processes=1)
+    tokens_per_step = config.train.batch_size * config.train.gradient_accumulation_steps * config.data.seq_len
+    return {
+        "model": f"{config.model.family}-{config.model.size} ({SIZES[config.model.size]['num_hidden_layers']} layers)",
+        "parameters": parameters,
+        "steps": steps,
+        "tokens_per_step_per_process": tokens_per_step,
+        "tokens_total_per_process": steps * tokens_per_step,
+        "output_dir": config.output_dir,
+    }
+
+
+class _VocabularyStandIn:
+    """The two facts the model factory needs from a tokenizer that will be trained at run time."""
+
+    def __init__(self, vocab_size: int) -> None:
+        self.vocab_size = vocab_size
+        self.pad_token_id, self.bos_token_id, self.eos_token_id = 0, 0, 2
+
+    def __len__(self) -> int:
+        return self.vocab_size
+
+
+def _tokenizer_or_stand_in(config: RunConfig) -> Any:
+    if config.tokenizer.path:
+        from mlmkit.models.loading import load_tokenizer
+
+        return load_tokenizer(config.tokenizer.path)
+    for path in config.tokenizer.corpus:
+        if not Path(path).is_file():
+            raise MlmkitError(f"tokenizer.corpus: {path!r} does not exist")
+    return _VocabularyStandIn(config.tokenizer.vocab_size)

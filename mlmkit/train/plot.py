@@ -1,0 +1,47 @@
+"""Draw pretraining curves from metrics.jsonl files (matplotlib, Agg: no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlmkit.errors import MlmkitError
+from mlmkit.train.metrics import read_metrics
+
+# (metrics key, panel title) per row of the figure.
+PANELS = (("loss", "training loss"), ("eval_loss", "held-out loss"), ("eval_accuracy", "held-out MLM accuracy"))
+
+
+def plot_runs(run_dirs: list[str], out: str) -> Path:
+    """One figure: rows = PANELS, columns = against step / against seconds, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = {Path(folder).name or str(folder): _rows(Path(folder)) for folder in run_dirs}
+    figure, axes = plt.subplots(len(PANELS), 2, figsize=(11, 3.2 * len(PANELS)), squeeze=False)
+    for row, (key, title) in enumerate(PANELS):
+        for column, x_key in enumerate(("step", "seconds")):
+            axis = axes[row][column]
+            for name, rows in runs.items():
+                points = [(r[x_key], r[key]) for r in rows if key in r and x_key in r]
+                if points:
+                    axis.plot(*zip(*points), label=name, marker="." if key != "loss" else None)
+            axis.set_title(f"{title} vs {x_key}")
+            axis.set_xlabel(x_key)
+            axis.grid(alpha=0.3)
+            if runs:
+                axis.legend(fontsize="small")
+    figure.tight_layout()
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def _rows(folder: Path) -> list[dict]:
+    metrics = folder / "metrics.jsonl"
+    if not metrics.is_file():
+        raise MlmkitError(f"{str(folder)!r} has no metrics.jsonl; pass the output_dir of an `mlmkit pretrain` run")
+    return read_metrics(metrics)

@@ -1,0 +1,101 @@
+"""Build what a run needs from its config: tokenizer, model, collators and data loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from mlmkit.config import RunConfig
+from mlmkit.models.factory import build_model, build_model_config, check_compatible
+from mlmkit.train.inputs import resolve_datasets, resolve_tokenizer
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """A fresh permutation per epoch from a generator seeded with (seed, epoch).
+
+    The order depends only on the seed and the epoch, so a resumed run can skip to the same batch
+    (RoBERTa/fairseq seed data order the same way, papers.md §1b).
+    """
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.size, generator=generator).tolist())
+
+    def __len__(self) -> int:
+        return self.size
+
+
+@dataclass
+class RunParts:
+    """The non-Accelerate pieces of a run."""
+
+    tokenizer: Any
+    model: torch.nn.Module
+    train_collator: Any
+    eval_collator: Any
+    train_loader: torch.utils.data.DataLoader
+    eval_loader: torch.utils.data.DataLoader
+    special_ids: torch.Tensor  # (S,) ids never masked
+
+
+def build_parts(config: RunConfig, accelerator: Any) -> RunParts:
+    """Tokenizer (trained once on the main process), blocks, model, collators and loaders."""
+    output_dir = Path(config.output_dir)
+    with accelerator.main_process_first():
+        tokenizer = resolve_tokenizer(config, output_dir)
+        train_blocks, eval_blocks = resolve_datasets(config, tokenizer, output_dir)
+    model = build_masked_lm(config, tokenizer)
+    train_collator, eval_collator = build_collators(config, tokenizer, accelerator.process_index)
+    sampler = EpochSampler(len(train_blocks), config.train.seed)
+    common = {"num_workers": config.train.num_workers, "pin_memory": torch.cuda.is_available()}
+    train_loader = torch.utils.data.DataLoader(
+        train_blocks, batch_size=config.train.batch_size, sampler=sampler, collate_fn=train_collator,
+        drop_last=True, **common,
+    )
+    eval_loader = torch.utils.data.DataLoader(
+        eval_blocks, batch_size=config.train.eval_batch_size, shuffle=False, collate_fn=eval_collator, **common
+    )
+    special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)
+    return RunParts(tokenizer, model, train_collator, eval_collator, train_loader, eval_loader, special_ids)
+
+
+def build_masked_lm(config: RunConfig, tokenizer: Any) -> torch.nn.Module:
+    """The model: continued from model.path, or new from family × size (+ model.config fields)."""
+    if config.model.path:
+        from transformers import AutoModelForMaskedLM
+
+        from mlmkit.models.loading import load_model
+
+        model = load_model(config.model.path, AutoModelForMaskedLM)
+        check_compatible(model.config, tokenizer, config.data.seq_len, model.config.model_type)
+        return model
+    model_config = build_model_config(
+        config.model.family, config.model.size, tokenizer, config.data.seq_len, config.model.config
+    )
+    return build_model(config.model.family, model_config, config.train.seed)
+
+
+def build_collators(config: RunConfig, tokenizer: Any, process_index: int) -> tuple[Any, Any]:
+    """The training collator and the evaluation one.
+
+    Each process masks its own batches, so its collator seed is offset by the process index. The
+    evaluation collator has a fixed seed and no schedule: every evaluation sees the same masks, so
+    eval numbers differ only because the model did.
+    """
+    from mlmkit.collators import build_collator
+
+    options = dict(config.collator.options)
+    seed = options.pop("seed", config.train.seed)
+    train_collator = build_collator(config.collator.name, tokenizer, seed=seed + 7919 * process_index, **options)
+    options.pop("schedule", None)
+    eval_collator = build_collator(config.collator.name, tokenizer, seed=seed, **options)
+    return train_collator, eval_collator
