@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from mlmkit.masking.units import count_units
+
 IGNORE_INDEX = -100  # labels value that PyTorch's cross-entropy and HF models skip
 _UNUSED_TOKEN = re.compile(r"^\[unused\d+\]$|^<unused\d+>$")
 
@@ -78,8 +80,7 @@ def apply_replacement(
     if unit_ids is None:
         draw = torch.rand(input_ids.shape, generator=generator)  # (B, T)
     else:
-        num_units = int(unit_ids.max()) + 1 if unit_ids.numel() else 0
-        per_unit = torch.rand((input_ids.shape[0], max(num_units, 1)), generator=generator)  # (B, U)
+        per_unit = torch.rand((input_ids.shape[0], max(count_units(unit_ids), 1)), generator=generator)  # (B, U)
         draw = per_unit.gather(1, unit_ids.clamp(min=0))
     to_mask = selected & (draw < mask_replace_prob)
     to_random = selected & ~to_mask & (draw < mask_replace_prob + random_replace_prob)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from mlmkit.masking.units import unit_lengths
+from mlmkit.masking.units import count_units, unit_lengths
 
 
 def token_budget(maskable: torch.Tensor, rate: float | torch.Tensor) -> torch.Tensor:
@@ -87,7 +87,7 @@ def select_units(
     Returns:
         BoolTensor (B, T): selected positions; never a -1 position.
     """
-    num_units = int(unit_ids.max()) + 1 if unit_ids.numel() else 0
+    num_units = count_units(unit_ids)
     if num_units <= 0:
         return torch.zeros_like(unit_ids, dtype=torch.bool)
     lengths = unit_lengths(unit_ids, num_units)  # (B, U)

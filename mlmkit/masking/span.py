@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import torch
 
-from mlmkit.masking.units import number_runs
+from mlmkit.masking.units import count_units, number_runs
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class SpanMasker:
         """Cut every row's words into geometric-length spans; unit = span (B, T); uniform weights."""
         assert word_ids is not None, "the collator passes word_ids to maskers with needs_words"
         batch_size = word_ids.shape[0]
-        num_words = max(int(word_ids.max()) + 1, 1)
+        num_words = max(count_units(word_ids), 1)
         probabilities = self.length_probabilities()
         lengths = self._draw_lengths(probabilities, (batch_size, num_words), generator)  # (B, K), K >= W_b spans suffice
         # Start the renewal process in equilibrium: the segment covering word 0 is length-biased and

@@ -125,10 +125,15 @@ def token_unit_ids(maskable: torch.Tensor) -> torch.Tensor:
     return number_runs(maskable, torch.ones_like(maskable))
 
 
+def count_units(unit_ids: torch.Tensor) -> int:
+    """Number of unit columns a batch needs: the largest unit id + 1 (0 for an empty batch)."""
+    return int(unit_ids.max()) + 1 if unit_ids.numel() else 0
+
+
 def unit_lengths(unit_ids: torch.Tensor, num_units: int | None = None) -> torch.Tensor:
     """Count the tokens of every unit: LongTensor (B, U), U = num_units or the largest unit id + 1."""
     if num_units is None:
-        num_units = int(unit_ids.max()) + 1 if unit_ids.numel() else 0
+        num_units = count_units(unit_ids)
     lengths = torch.zeros(unit_ids.shape[0], num_units + 1, dtype=torch.long)
     # Column 0 collects the -1 positions so that one scatter serves every row.
     lengths.scatter_add_(1, unit_ids + 1, torch.ones_like(unit_ids))

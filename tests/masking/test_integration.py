@@ -1,0 +1,112 @@
+"""The collators where users put them: transformers.Trainer, DataLoader workers, build_collator's errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mlmkit import build_collator
+from mlmkit.collators import MaskingCollator
+from mlmkit.errors import MlmkitError
+
+NAMES = ["random", "whole_word", "span"]
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(minilm_tokenizer):
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=len(minilm_tokenizer),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_trainer_three_steps_with_default_remove_unused_columns(name, tiny_bert, minilm_tokenizer, wiki_features, tmp_path):
+    """Trainer drops word_ids/special_tokens_mask (not in forward): the collator derives them, no IndexError."""
+    from datasets import Dataset
+    from transformers import BertForMaskedLM, Trainer, TrainingArguments
+
+    torch.manual_seed(0)  # model init only; the collator has its own generators
+    model = BertForMaskedLM(tiny_bert)
+    dataset = Dataset.from_list(wiki_features[:24])
+    args = TrainingArguments(
+        output_dir=str(tmp_path), max_steps=3, per_device_train_batch_size=8, report_to=[], use_cpu=True,
+        save_strategy="no", logging_steps=1, disable_tqdm=True,
+    )
+    assert args.remove_unused_columns is True
+    collator = build_collator(name, minilm_tokenizer)
+    seen_keys = set()
+
+    def recording_collator(features):
+        seen_keys.update(features[0])
+        return collator(features)
+
+    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=recording_collator)
+    result = trainer.train()
+    assert result.global_step == 3 and torch.isfinite(torch.tensor(result.training_loss))
+    assert "word_ids" not in seen_keys and "special_tokens_mask" not in seen_keys  # the derived path ran
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_masks_for_zero_and_two_workers(name, minilm_tokenizer, wiki_features):
+    from torch.utils.data import DataLoader
+
+    def run(num_workers: int) -> list[dict]:
+        collator = build_collator(name, minilm_tokenizer, seed=9)
+        loader = DataLoader(wiki_features[:96], batch_size=8, collate_fn=collator, num_workers=num_workers)
+        return list(loader)
+
+    serial, parallel = run(0), run(2)
+    assert len(serial) == len(parallel) == 12
+    for one, other in zip(serial, parallel):
+        assert all(torch.equal(one[key], other[key]) for key in one)
+    assert not torch.equal(serial[0]["labels"], serial[1]["labels"][: serial[0]["labels"].shape[0]])
+
+
+def test_epochs_differ_and_resume_replays(minilm_tokenizer, wiki_features):
+    collator = build_collator("span", minilm_tokenizer, seed=4)
+    batches = [wiki_features[i : i + 8] for i in range(0, 32, 8)]
+    first = [collator(batch) for batch in batches]
+    collator.set_epoch(1)
+    second = collator(batches[0])
+    assert not torch.equal(first[0]["labels"], second["labels"])
+    collator.set_epoch(0, start_batch=2)
+    assert torch.equal(collator(batches[2])["labels"], first[2]["labels"])
+
+
+def test_pad_to_multiple_of_and_token_type_ids(minilm_tokenizer):
+    encoded = minilm_tokenizer(["a short one", "a somewhat longer second sentence here"])
+    features = [{key: encoded[key][i] for key in encoded} for i in range(2)]
+    out = build_collator("whole_word", minilm_tokenizer, pad_to_multiple_of=8)(features)
+    assert out["input_ids"].shape[1] % 8 == 0
+    assert set(out) == {"input_ids", "attention_mask", "labels", "token_type_ids"}
+
+
+def test_build_collator_routes_options(minilm_tokenizer):
+    collator = build_collator("span", minilm_tokenizer, geometric_p=0.3, max_span_length=5, mlm_probability=0.3, seed=2)
+    assert isinstance(collator, MaskingCollator)
+    assert (collator.masker.geometric_p, collator.masker.max_span_length, collator.mlm_probability) == (0.3, 5, 0.3)
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("spam", {}, "unknown masking strategy 'spam'.*did you mean 'span'"),
+        ("span", {"geometric_q": 0.2}, "unknown option 'geometric_q'.*did you mean 'geometric_p'"),
+        ("random", {"mlm_probabilty": 0.2}, "did you mean 'mlm_probability'"),
+        ("random", {"mlm_probability": 1.5}, r"mlm_probability=1.5 must be in \(0, 1\]"),
+        ("random", {"mask_replace_prob": 0.95, "random_replace_prob": 0.1}, "sum is the share"),
+        ("span", {"geometric_p": 0.0}, r"geometric_p=0.0 must be in \(0, 1\]"),
+        ("span", {"min_span_length": 4, "max_span_length": 2}, "min_span_length=4, max_span_length=2"),
+        ("random", {"output": "late"}, "unknown output stage 'late'"),
+    ],
+)
+def test_build_collator_errors_say_what_to_fix(name, options, message, minilm_tokenizer):
+    with pytest.raises(MlmkitError, match=message):
+        build_collator(name, minilm_tokenizer, **options)
