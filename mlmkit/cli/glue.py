@@ -22,7 +22,8 @@ def _seeds(value: str) -> tuple[int, ...]:
     try:
         seeds = tuple(int(part) for part in value.split(",") if part.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds {value!r}: expected integers separated by commas, e.g. 1,2,3") from None
+        message = f"--seeds {value!r}: expected integers separated by commas, e.g. 1,2,3"
+        raise argparse.ArgumentTypeError(message) from None
     if not seeds:
         raise argparse.ArgumentTypeError("--seeds: give at least one integer, e.g. 1")
     return seeds
@@ -37,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--model", required=True, help="checkpoint folder (save_pretrained, with its tokenizer)")
-    parser.add_argument("--task", required=True, help="a task (cola sst2 mrpc stsb qqp mnli qnli rte wnli), t1,t2 or all")
+    parser.add_argument(
+        "--task", required=True, help="a task (cola sst2 mrpc stsb qqp mnli qnli rte wnli), a list t1,t2, or all"
+    )
     parser.add_argument("--data-dir", help="folder holding the GLUE task folders (CoLA/, SST-2/, ...)")
     parser.add_argument("--out", required=True, help="output folder for results.json and results.md")
     parser.add_argument("--seeds", type=_seeds, default=(1,), help="fine-tuning seeds, one run each (default: 1)")

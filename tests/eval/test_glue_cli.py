@@ -83,13 +83,14 @@ def test_bad_model_folder_is_one_line_error(tiny_bert, small_glue, tmp_path, cap
     broken = tmp_path / "model"
     shutil.copytree(tiny_bert, broken)
     (broken / remove).unlink()
-    argv = ["glue", "--model", str(broken), "--task", "rte", "--data-dir", str(small_glue), "--out", str(tmp_path / "o")]
+    argv = ["glue", "--model", str(broken), "--task", "rte", "--data-dir", str(small_glue), "--out", str(tmp_path)]
     assert main(argv) == 2
     assert message in capsys.readouterr().err
 
 
 def test_named_task_without_dev_file_fails_before_training(tiny_bert, small_glue, tmp_path, capsys):
-    argv = ["glue", "--model", str(tiny_bert), "--task", "rte,qnli", "--data-dir", str(small_glue), "--out", str(tmp_path)]
+    argv = ["glue", "--model", str(tiny_bert), "--task", "rte,qnli", "--data-dir", str(small_glue)]
+    argv += ["--out", str(tmp_path)]
     assert main(argv) == 2
     assert "qnli: no training file: expected" in capsys.readouterr().err
     assert not (tmp_path / "results.json").exists()

@@ -46,7 +46,8 @@ def test_quirks_bom_no_header_and_unbalanced_quotes(glue_dir):
     mrpc = read_task_tsv(glue_dir / "MRPC" / "train.tsv", TASKS["mrpc"])  # BOM before "Quality"
     assert mrpc[0]["sentence1"].startswith("Amrozi accused his brother")
     cola = read_task_tsv(glue_dir / "CoLA" / "train.tsv", TASKS["cola"])  # no header line
-    assert cola[0] == {"sentence": "Our friends won't buy this analysis, let alone the next one we propose.", "label": 1, "idx": 0}
+    first = "Our friends won't buy this analysis, let alone the next one we propose."
+    assert cola[0] == {"sentence": first, "label": 1, "idx": 0}
     stsb = read_task_tsv(glue_dir / "STS-B" / "dev.tsv", TASKS["stsb"])  # a quote-aware parser would merge rows
     assert any(text.count('"') % 2 for text in [*stsb["sentence1"], *stsb["sentence2"]])
 
@@ -89,7 +90,8 @@ def test_qqp_malformed_rows_are_skipped_and_counted(tmp_path, capsys):
 
 
 def test_missing_dev_and_folder_errors_say_what_is_expected(glue_dir, tmp_path):
-    with pytest.raises(MlmkitError, match=r"mnli: no dev file: expected .*MNLI/dev_matched\.tsv and .*dev_mismatched\.tsv"):
+    expected = r"mnli: no dev file: expected .*MNLI/dev_matched\.tsv and .*dev_mismatched\.tsv"
+    with pytest.raises(MlmkitError, match=expected):
         load_task(glue_dir, TASKS["mnli"])
     with pytest.raises(MlmkitError, match=r"qnli: no training file: expected .*QNLI/train\.tsv"):
         load_task(glue_dir, TASKS["qnli"])

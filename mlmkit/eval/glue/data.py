@@ -159,7 +159,8 @@ def load_task(data_dir: str | Path, spec: TaskSpec) -> TaskData:
     else:
         raise MlmkitError(
             f"{spec.name}: {data_dir} holds neither {spec.folder}/ (original GLUE TSV files) "
-            f"nor {spec.name}/ (a DatasetDict.save_to_disk folder); pass --data-dir the folder that holds {spec.folder}/"
+            f"nor {spec.name}/ (a DatasetDict.save_to_disk folder); "
+            f"pass --data-dir the folder that holds {spec.folder}/"
         )
     _warn_if_partial(spec, data.evals)
     return data

@@ -88,7 +88,13 @@ def _load_classifier(model_dir: Path, spec: TaskSpec) -> Any:
 
 
 def finetune_and_score(
-    model_dir: Path, spec: TaskSpec, encoded: dict[str, Any], hparams: HParams, seed: int, accelerator: Any, tokenizer: Any
+    model_dir: Path,
+    spec: TaskSpec,
+    encoded: dict[str, Any],
+    hparams: HParams,
+    seed: int,
+    accelerator: Any,
+    tokenizer: Any,
 ) -> dict[str, dict[str, float]]:
     """One fine-tuning run of `spec` with `seed`; returns eval name -> metric -> value.
 
@@ -152,16 +158,26 @@ def run_glue(model_dir: str | Path, task_names: list[str], data_dir: str | Path,
     accelerator = Accelerator()
     per_seed, details = {}, {}
     for name, data in tasks.items():
-        spec, started = TASKS[name], time.perf_counter()
-        hparams = resolve_hparams(spec, options)
-        encoded = {split: _tokenize(ds, spec, tokenizer, hparams.max_length) for split, ds in [("train", data.train), *data.evals.items()]}
-        per_seed[name] = {
-            seed: finetune_and_score(model_dir, spec, encoded, hparams, seed, accelerator, tokenizer) for seed in options.seeds
-        }
-        details[name] = {
-            "hparams": dataclasses.asdict(hparams),
-            "train_rows": len(data.train),
-            "eval_rows": {split: len(ds) for split, ds in data.evals.items()},
-            "seconds": round(time.perf_counter() - started, 1),
-        }
+        per_seed[name], details[name] = _run_task(model_dir, TASKS[name], data, options, accelerator, tokenizer)
     return summarize(str(model_dir), per_seed, details, skipped)
+
+
+def _run_task(
+    model_dir: Path, spec: TaskSpec, data: TaskData, options: GlueOptions, accelerator: Any, tokenizer: Any
+) -> tuple[dict[int, dict[str, dict[str, float]]], dict]:
+    """All seeds of one task: (seed -> eval name -> metric -> value, details for results.json)."""
+    started = time.perf_counter()
+    hparams = resolve_hparams(spec, options)
+    splits = {"train": data.train, **data.evals}
+    encoded = {split: _tokenize(dataset, spec, tokenizer, hparams.max_length) for split, dataset in splits.items()}
+    runs = {
+        seed: finetune_and_score(model_dir, spec, encoded, hparams, seed, accelerator, tokenizer)
+        for seed in options.seeds
+    }
+    details = {
+        "hparams": dataclasses.asdict(hparams),
+        "train_rows": len(data.train),
+        "eval_rows": {split: len(dataset) for split, dataset in data.evals.items()},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    return runs, details
