@@ -94,3 +94,23 @@ def test_named_task_without_dev_file_fails_before_training(tiny_bert, small_glue
     assert main(argv) == 2
     assert "qnli: no training file: expected" in capsys.readouterr().err
     assert not (tmp_path / "results.json").exists()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "--data-dir is required: pass the folder holding the GLUE task folders (CoLA/ SST-2/"),
+        (["--data-dir", "d", "--epochs", "0"], "--epochs 0.0: must be positive"),
+        (["--data-dir", "d", "--task", "rte,squad"], "unknown task(s) ['squad']"),
+    ],
+)
+def test_bad_options_are_one_line_errors(tmp_path, capsys, extra, message):
+    argv = ["glue", "--model", str(tmp_path), "--task", "rte", "--out", str(tmp_path), *extra]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_seeds_are_rejected_by_the_parser(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["glue", "--model", str(tmp_path), "--task", "rte", "--out", str(tmp_path), "--seeds", "1,x"])
+    assert "expected integers separated by commas" in capsys.readouterr().err
