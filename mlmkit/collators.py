@@ -157,8 +157,11 @@ class MaskingCollator:
             maskable &= special_tokens_mask == 0
         word_ids = self._word_ids(features, input_ids, maskable) if self.masker.needs_words else None
         place = getattr(self.masker, "place", None)  # strategies that place their own units (MASS fragments)
+        choose = getattr(self.masker, "choose", None)  # strategies that select from their ids (InforMask modes)
         if place is not None:
             unit_ids, selected = place(maskable, self.current_rate(), generator)
+        elif choose is not None:
+            unit_ids, selected = choose(input_ids, maskable, word_ids, self.current_rate(), generator)
         else:
             schedule_inputs = {"progress": self.progress()} if getattr(self.masker, "uses_progress", False) else {}
             unit_ids, unit_weights = self.masker.units(input_ids, maskable, word_ids, generator, **schedule_inputs)
