@@ -62,7 +62,7 @@ def test_packed_rows_lose_no_token_and_keep_words(kind, trained_tokenizers, smal
 
 def test_unpacked_rows_split_long_documents(trained_tokenizers, small_corpus, tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(str(trained_tokenizers["bpe"]))
-    result = prepare_dataset(tokenizer, seq_len=SEQ_LEN, out_dir=tmp_path / "data", corpus_files=[small_corpus], packed=False)
+    result = prepare_dataset(tokenizer, seq_len=SEQ_LEN, out_dir=tmp_path / "data", corpus_files=[small_corpus], packed=False, num_proc=2)
     rows = result.dataset
     documents = list(read_documents(small_corpus))
     ids, _ = document_tokens(tokenizer, documents)
@@ -164,3 +164,17 @@ def test_stream_packer_on_row_edges():
     assert last.input_ids.tolist() == [[1, 2, 0, 0, 0]] and last.attention_mask.tolist() == [[1, 1, 0, 0, 0]]
     assert last.special_tokens_mask.tolist() == [[1, 1, 1, 1, 1]] and len(packer.finish()) == 0
     assert local_word_ids(np.array([[5, 5, -1, 5, 6, 6]])).tolist() == [[0, 0, -1, 1, 2, 2]]
+
+
+@pytest.mark.parametrize("source", ["wordpiece", "minilm"])
+def test_wordpiece_word_ids_equal_those_derived_from_the_vocabulary(source, trained_tokenizers, minilm_path, small_corpus, tmp_path):
+    """After Trainer drops `word_ids`, the masking units derive words from "##": they must be the same words."""
+    import torch
+
+    from mlmkit.masking.units import derive_word_ids, word_start_table
+
+    tokenizer = load_mlm_tokenizer(minilm_path if source == "minilm" else trained_tokenizers["wordpiece"])
+    rows = prepare_dataset(tokenizer, seq_len=128, out_dir=tmp_path / "data", corpus_files=[small_corpus]).dataset
+    input_ids, word_ids = torch.tensor(rows["input_ids"]).long(), torch.tensor(rows["word_ids"]).long()
+    maskable = ~torch.tensor(rows["special_tokens_mask"]).bool()
+    assert torch.equal(derive_word_ids(input_ids, maskable, word_start_table(tokenizer)), word_ids)
