@@ -16,6 +16,7 @@ from mlmkit.eval.squad.data import VERSIONS, SquadExample, read_squad, split_by_
 from mlmkit.eval.squad.decode import decode_windows, final_predictions
 from mlmkit.eval.squad.features import WindowDataset, build_windows
 from mlmkit.eval.squad.metrics import evaluate_v1, evaluate_v2
+from mlmkit.models.loading import check_model_folder
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ def format_table(results: dict[str, float], baseline: dict[str, float]) -> str:
 def run_squad(config: SquadConfig) -> dict[str, float]:
     """Fine-tune, predict and score; write OUT/predictions.json, OUT/results.json, OUT/null_odds.json
     (v2.0) and OUT/baseline.json; return the results."""
+    check_model_folder(config.model)  # fail before the slow steps
     train, dev, bad_ids = load_splits(config)
     _report_bad_ids(bad_ids, train)
     if not dev:
