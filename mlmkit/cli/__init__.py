@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "plot": "mlmkit.cli.plot",
     "glue": "mlmkit.cli.glue",
     "squad": "mlmkit.cli.squad",
+    "stats": "mlmkit.cli.stats",
 }
 
 
