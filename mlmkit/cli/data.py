@@ -42,7 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prepare.add_argument("--tokenizer", required=True, metavar="DIR", help="fast tokenizer folder with a mask token")
     source = prepare.add_mutually_exclusive_group()
     source.add_argument("--corpus", nargs="+", metavar="FILE", help="UTF-8 text files (default: the embedded WikiText corpus)")
-    source.add_argument("--dataset", metavar="NAME_OR_DIR", help="a save_to_disk folder or a datasets name; one document per row")
+    source.add_argument(
+        "--dataset",
+        metavar="NAME_OR_DIR",
+        help="a save_to_disk folder or a datasets name; one document per row, text in --text-column "
+        "(or token ids in 'input_ids': word ids then come from the vocabulary's ##/Ġ/▁ convention)",
+    )
     prepare.add_argument("--seq-len", type=int, default=128, help="tokens per row, specials included (default: 128)")
     prepare.add_argument("--out", required=True, metavar="DIR", help="output folder")
     prepare.add_argument("--unpacked", action="store_true", help="one document per row (split if long) instead of packing")

@@ -3,7 +3,8 @@
 `prepare_dataset` reads documents (text files via `mlmkit.data.corpus`, or a `datasets`
 dataset with a text column, one document per row), tokenizes them with `datasets.map`
 (batched, `num_proc`), keeping the fast tokenizer's `word_ids()`, and packs them into rows
-(`mlmkit.data.packing`). The saved columns are the masking collators' input: `input_ids`,
+(`mlmkit.data.packing`). A dataset with only an `input_ids` column (already tokenized) gets its
+word ids from the vocabulary's conventions instead (`mlmkit.masking.units.derive_word_ids`). The saved columns are the masking collators' input: `input_ids`,
 `attention_mask`, `special_tokens_mask`, `word_ids` (block-local, -1 on specials and padding).
 
 The output folder holds the dataset (a `Dataset`, or a `DatasetDict` with `train` and
@@ -15,6 +16,7 @@ and token counts. A second run with the same key reuses the folder instead of re
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import shutil
@@ -22,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from mlmkit.data.corpus import check_corpus_files, read_corpus
 from mlmkit.data.output_folder import atomic_folder, check_output_folder
@@ -138,11 +142,16 @@ def _open_source(corpus_files, dataset, corpus_format, text_column, split) -> tu
         hashes = [_file_sha256(path) for path in files]
         return {"files": files, "corpus_format": corpus_format}, {"files": hashes, "corpus_format": corpus_format}
     table = _load_text_dataset(dataset, split)
-    if text_column not in table.column_names:
-        raise MlmkitError(f"dataset has no column {text_column!r} (columns: {', '.join(table.column_names)}); pass --text-column")
     if len(table) == 0:
         raise MlmkitError("the dataset has no rows; pass a dataset with text in it")
-    return {"dataset": table}, {"dataset": table._fingerprint, "text_column": text_column}
+    if text_column in table.column_names:
+        return {"dataset": table, "column": text_column}, {"dataset": table._fingerprint, "text_column": text_column}
+    if "input_ids" in table.column_names:
+        return {"dataset": table, "column": "input_ids"}, {"dataset": table._fingerprint, "column": "input_ids"}
+    raise MlmkitError(
+        f"dataset has no column {text_column!r} and no 'input_ids' (columns: {', '.join(table.column_names)}); "
+        "pass --text-column with the column that holds the text"
+    )
 
 
 def _load_text_dataset(dataset: Any, split: str) -> Any:
@@ -168,20 +177,24 @@ def _build(source, tokenizer, work: Path, options, text_column, num_proc) -> tup
     import datasets
 
     documents = _documents_dataset(source, work, text_column)
-    documents = documents.filter(lambda batch: [bool(text and text.strip()) for text in batch[text_column]], batched=True)
+    if source.get("column") == "input_ids":
+        function, arguments = _pretokenized_batch, {"tokenizer": tokenizer, "start_table": _start_table(tokenizer, documents)}
+    else:
+        documents = documents.filter(lambda batch: [bool(text and text.strip()) for text in batch[text_column]], batched=True)
+        function, arguments = _tokenize_batch, {"tokenizer": tokenizer, "text_column": text_column}
     if len(documents) == 0:
         raise MlmkitError("the input has no non-blank document; pass text to prepare")
     splits = _split_documents(documents, options["validation_fraction"], options["seed"])
     prepared, stats = {}, {}
     for name, part in splits.items():
         tokenized = part.map(
-            _tokenize_batch,
+            function,
             batched=True,
             num_proc=num_proc if num_proc > 1 else None,
             remove_columns=part.column_names,
-            fn_kwargs={"tokenizer": tokenizer, "text_column": text_column},
+            fn_kwargs=arguments,
             desc=f"Tokenizing {name}",
-        )
+        ).filter(lambda batch: [len(ids) > 0 for ids in batch["input_ids"]], batched=True)
         prepared[name], stats[name] = _pack(tokenized, tokenizer, options, work / f"rows-{name}")
     if len(prepared) == 1:
         return prepared["train"], stats["train"]
@@ -192,7 +205,7 @@ def _documents_dataset(source: dict[str, Any], work: Path, text_column: str) -> 
     import datasets
 
     if "dataset" in source:
-        return source["dataset"].select_columns([text_column])
+        return source["dataset"].select_columns([source["column"]])
     features = datasets.Features({text_column: datasets.Value("string")})
     return datasets.Dataset.from_generator(
         _corpus_rows,
@@ -230,10 +243,51 @@ def _tokenize_batch(batch: dict[str, list], tokenizer: Any, text_column: str) ->
     return {"input_ids": encoded["input_ids"], "word_ids": word_ids}
 
 
+def _start_table(tokenizer: Any, documents: Any) -> Any:
+    """The vocabulary's word-start table, after checking that the dataset's ids fit the tokenizer."""
+    from mlmkit.masking.units import word_start_table
+
+    import pyarrow.compute as compute
+
+    largest = compute.max(compute.list_flatten(documents.data.column("input_ids"))).as_py()
+    if largest >= len(tokenizer):
+        raise MlmkitError(
+            f"the dataset's input_ids go up to {largest} but the tokenizer has {len(tokenizer)} tokens; "
+            "pass the tokenizer the ids were made with"
+        )
+    return word_start_table(tokenizer)
+
+
+def _pretokenized_batch(batch: dict[str, list], tokenizer: Any, start_table: Any) -> dict[str, list]:
+    """Word ids for documents given only as ids, from the vocabulary's "##"/"Ġ"/"▁" convention.
+
+    Special ids already in the documents (a [CLS]/[SEP] the user's tokenizer added) are dropped:
+    packing adds its own. Documents go into one row with a non-maskable slot between them, so
+    `derive_word_ids` restarts words at every document.
+    """
+    import torch
+
+    from mlmkit.masking.units import derive_word_ids
+
+    lengths = np.array([len(ids) for ids in batch["input_ids"]], dtype=np.int64)
+    flat = np.fromiter(itertools.chain.from_iterable(batch["input_ids"]), np.int64, int(lengths.sum()))
+    document = np.repeat(np.arange(len(lengths)), lengths)
+    keep = ~np.isin(flat, tokenizer.all_special_ids)
+    flat, document = flat[keep], document[keep]
+    positions = np.arange(len(flat)) + document
+    row, maskable = np.zeros(len(flat) + len(lengths), np.int64), np.zeros(len(flat) + len(lengths), bool)
+    row[positions], maskable[positions] = flat, True
+    words = derive_word_ids(torch.from_numpy(row)[None], torch.from_numpy(maskable)[None], start_table)[0].numpy()[positions]
+    ends = np.cumsum(np.bincount(document, minlength=len(lengths)))[:-1]
+    return {"input_ids": [part.tolist() for part in np.split(flat, ends)], "word_ids": [part.tolist() for part in np.split(words, ends)]}
+
+
 def _pack(tokenized: Any, tokenizer: Any, options: dict[str, Any], cache_dir: Path) -> tuple[Any, dict[str, Any]]:
     """Pack a tokenized split into rows, streaming batches of documents; count every token."""
     import datasets
 
+    if len(tokenized) == 0:
+        raise MlmkitError("the input has no tokens (only blank text or special tokens); pass text to prepare")
     seq_len = options["seq_len"]
     special = SpecialIds(cls=tokenizer.cls_token_id, sep=tokenizer.sep_token_id, pad=tokenizer.pad_token_id)
     counts = {"documents": len(tokenized), "corpus_tokens": 0, "rows": 0, "content_tokens_in_rows": 0, "padding": 0}

@@ -138,7 +138,7 @@ def test_dataset_folder_input_and_minilm(minilm_path, tmp_path, word_reference):
         current = None
     # Words cut at a row edge appear as two partial words; glue by comparing the joined text.
     assert "".join(words) == "".join(reference_words(" ".join(texts).lower()))
-    with pytest.raises(MlmkitError, match="dataset has no column 'sentence'"):
+    with pytest.raises(MlmkitError, match="dataset has no column 'sentence' and no 'input_ids'"):
         prepare_dataset(tokenizer, seq_len=16, out_dir=tmp_path / "x", dataset=str(tmp_path / "raw"), text_column="sentence")
 
 
@@ -178,3 +178,23 @@ def test_wordpiece_word_ids_equal_those_derived_from_the_vocabulary(source, trai
     input_ids, word_ids = torch.tensor(rows["input_ids"]).long(), torch.tensor(rows["word_ids"]).long()
     maskable = ~torch.tensor(rows["special_tokens_mask"]).bool()
     assert torch.equal(derive_word_ids(input_ids, maskable, word_start_table(tokenizer)), word_ids)
+
+
+def test_pretokenized_dataset_gets_word_ids_from_the_vocabulary(minilm_path, tmp_path):
+    import datasets
+
+    tokenizer = load_mlm_tokenizer(minilm_path)
+    texts = ["The quick brown fox , jumped over the lazy dog .", "Unaffable people don't smile; they grimace!"]
+    encoded = tokenizer(texts)  # with [CLS] ... [SEP]: packing drops them and adds its own
+    datasets.Dataset.from_dict({"input_ids": encoded["input_ids"]}).save_to_disk(str(tmp_path / "ids"))
+    result = prepare_dataset(tokenizer, seq_len=16, out_dir=tmp_path / "data", dataset=str(tmp_path / "ids"))
+    from_text = prepare_dataset(tokenizer, seq_len=16, out_dir=tmp_path / "text", dataset=datasets.Dataset.from_dict({"text": texts}))
+    assert result.dataset["input_ids"] == from_text.dataset["input_ids"]
+    assert result.dataset["word_ids"] == from_text.dataset["word_ids"]
+    datasets.Dataset.from_dict({"input_ids": [[101, 102], [101]]}).save_to_disk(str(tmp_path / "specials"))
+    with pytest.raises(MlmkitError, match="the input has no tokens"):
+        prepare_dataset(tokenizer, seq_len=16, out_dir=tmp_path / "x", dataset=str(tmp_path / "specials"))
+    datasets.Dataset.from_dict({"input_ids": [[101, 99999]]}).save_to_disk(str(tmp_path / "big"))
+    with pytest.raises(MlmkitError, match="input_ids go up to 99999 but the tokenizer has 30522 tokens"):
+        prepare_dataset(tokenizer, seq_len=16, out_dir=tmp_path / "x", dataset=str(tmp_path / "big"))
+    assert not (tmp_path / "x").exists()
