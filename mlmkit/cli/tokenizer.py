@@ -14,6 +14,7 @@ Kinds (all split words at whitespace and punctuation the same way, so word ids a
   unigram    SentencePiece/ALBERT: Metaspace (▁), <pad> <unk> [CLS] [SEP] [MASK]
 
 Without --corpus the embedded corpus is used (WikiText-2 raw validation split, 1.1 MB, CC BY-SA 3.0).
+A second run with the same corpus contents and options reuses --out.
 Corpus files: WikiText raw (one document per article), blank-line separated documents, or one
 document per line; see --corpus-format.
 
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from mlmkit.data.tokenizer import train_tokenizer
 
     corpus = args.corpus or [default_corpus_path()]
-    tokenizer = train_tokenizer(
+    result = train_tokenizer(
         corpus,
         kind=args.kind,
         vocab_size=args.vocab_size,
@@ -69,5 +70,7 @@ def run(args: argparse.Namespace) -> int:
         corpus_format=args.corpus_format,
         overwrite=args.overwrite,
     )
-    print(f"saved a {args.kind} tokenizer with {len(tokenizer)} tokens (mask token {tokenizer.mask_token}) to {args.out}")
+    verb = "reused (same corpus and options)" if result.reused else "saved"
+    tokenizer = result.tokenizer
+    print(f"{verb} a {args.kind} tokenizer with {len(tokenizer)} tokens (mask token {tokenizer.mask_token}) in {args.out}")
     return 0

@@ -21,6 +21,7 @@ Files are streamed line by line, so corpora larger than memory are fine.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from importlib import resources
@@ -63,6 +64,15 @@ def check_corpus_files(paths: Iterable[str | Path]) -> list[Path]:
         if not has_text:
             raise MlmkitError(f"corpus file {str(path)!r} is empty (no non-blank line); pass a file with text in it")
     return files
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks (cache keys depend on content, not names)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_documents(path: str | Path, corpus_format: str = "auto") -> Iterator[str]:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from mlmkit.data.corpus import check_corpus_files, read_corpus
+from mlmkit.data.corpus import check_corpus_files, file_sha256, read_corpus
 from mlmkit.data.output_folder import atomic_folder, check_output_folder
 from mlmkit.data.packing import COLUMNS, SpecialIds, StreamPacker, iterate_rows, split_documents
 from mlmkit.data.tokenizer import check_mlm_tokenizer
@@ -139,7 +139,7 @@ def _open_source(corpus_files, dataset, corpus_format, text_column, split) -> tu
         raise MlmkitError("give exactly one input: corpus files (--corpus FILE...) or a dataset (--dataset NAME_OR_DIR)")
     if corpus_files is not None:
         files = check_corpus_files(corpus_files)
-        hashes = [_file_sha256(path) for path in files]
+        hashes = [file_sha256(path) for path in files]
         return {"files": files, "corpus_format": corpus_format}, {"files": hashes, "corpus_format": corpus_format}
     table = _load_text_dataset(dataset, split)
     if len(table) == 0:
@@ -354,10 +354,3 @@ def _cache_key(source_key: dict[str, Any], tokenizer: Any, options: dict[str, An
 def _hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

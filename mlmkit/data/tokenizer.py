@@ -20,15 +20,19 @@ for every kind, and whole-word / span masking (BERT WWM; SpanBERT §3.1) sees th
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlmkit.data.corpus import check_corpus_files, read_corpus
+from mlmkit.data.corpus import check_corpus_files, file_sha256, read_corpus
 from mlmkit.data.output_folder import atomic_folder, check_output_folder
 from mlmkit.errors import MlmkitError
 
 KINDS = ("wordpiece", "bpe", "unigram")
+RECORD_FILE = "mlmkit_tokenizer.json"  # what the tokenizer was trained from, so a rerun can reuse it
 
 # Role -> token, in id order (ids 0..4). BERT, RoBERTa and ALBERT conventions respectively.
 SPECIAL_TOKENS: dict[str, dict[str, str]] = {
@@ -38,6 +42,17 @@ SPECIAL_TOKENS: dict[str, dict[str, str]] = {
 }
 
 # BERT's punctuation: ASCII punctuation and symbols, plus Unicode category P (tokenizers' is_punc).
+
+
+@dataclass(frozen=True)
+class TrainedTokenizer:
+    """What `train_tokenizer` made: the fast tokenizer, its folder, and whether a previous run was reused."""
+
+    tokenizer: Any
+    path: Path
+    reused: bool
+
+
 _PUNCTUATION = r"\p{P}\x21-\x2F\x3A-\x40\x5B-\x60\x7B-\x7E"
 
 
@@ -52,7 +67,7 @@ def train_tokenizer(
     corpus_format: str = "auto",
     overwrite: bool = False,
     show_progress: bool = True,
-) -> Any:
+) -> TrainedTokenizer:
     """Train a tokenizer of `kind` on text files and save it as a fast tokenizer folder.
 
     Args:
@@ -68,9 +83,17 @@ def train_tokenizer(
         show_progress: show the trainer's progress bars.
 
     Returns:
-        The trained `PreTrainedTokenizerFast`, as saved.
+        TrainedTokenizer with the `PreTrainedTokenizerFast` as saved. If `out_dir` already holds a
+        tokenizer trained from the same file contents and options, that one is loaded instead (reused=True).
     """
-    files = _check_arguments(corpus_files, kind, vocab_size, out_dir, min_frequency, model_max_length, overwrite)
+    files = _check_arguments(corpus_files, kind, vocab_size, out_dir, min_frequency, model_max_length, overwrite=True)
+    options = {"kind": kind, "vocab_size": vocab_size, "lowercase": lowercase, "min_frequency": min_frequency}
+    options.update(model_max_length=model_max_length, corpus_format=corpus_format)
+    key = hashlib.sha256(json.dumps({"files": [file_sha256(path) for path in files], **options}, sort_keys=True).encode()).hexdigest()
+    reused = _reuse(out_dir, key)
+    if reused is not None:
+        return reused
+    check_output_folder(out_dir, overwrite)
     backend = _build_backend(kind, lowercase)
     trainer = _build_trainer(kind, vocab_size, min_frequency, show_progress)
     try:
@@ -85,7 +108,22 @@ def train_tokenizer(
     tokenizer = _wrap(backend, kind, model_max_length)
     with atomic_folder(out_dir, overwrite) as temporary:
         tokenizer.save_pretrained(str(temporary))
-    return tokenizer
+        (temporary / RECORD_FILE).write_text(json.dumps({"cache_key": key, "options": options}, indent=2))
+    return TrainedTokenizer(tokenizer, Path(out_dir), reused=False)
+
+
+def _reuse(out_dir: str | Path, key: str) -> TrainedTokenizer | None:
+    """The tokenizer saved in `out_dir` if it was trained from the same inputs, else None."""
+    from transformers import AutoTokenizer
+
+    record = Path(out_dir) / RECORD_FILE
+    try:
+        same = json.loads(record.read_text()).get("cache_key") == key
+    except (OSError, ValueError):
+        return None
+    if not same:
+        return None
+    return TrainedTokenizer(AutoTokenizer.from_pretrained(str(out_dir), local_files_only=True), Path(out_dir), reused=True)
 
 
 def check_mlm_tokenizer(tokenizer: Any, source: str | Path = "the tokenizer") -> Any:

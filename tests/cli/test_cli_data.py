@@ -23,8 +23,11 @@ def test_help_has_an_example(command, capsys):
 
 def test_train_then_prepare_then_reuse(small_corpus, tmp_path, capsys):
     tokenizer = tmp_path / "tok"
-    assert main(["tokenizer", "train", "--corpus", str(small_corpus), "--kind", "bpe", "--vocab-size", "1000", "--out", str(tokenizer)]) == 0
+    train = ["tokenizer", "train", "--corpus", str(small_corpus), "--kind", "bpe", "--vocab-size", "1000", "--out", str(tokenizer)]
+    assert main(train) == 0
     assert "saved a bpe tokenizer with 1000 tokens (mask token <mask>)" in capsys.readouterr().out
+    assert main(train) == 0
+    assert capsys.readouterr().out.startswith("reused (same corpus and options) a bpe tokenizer")
     arguments = ["data", "prepare", "--tokenizer", str(tokenizer), "--corpus", str(small_corpus), "--seq-len", "64", "--out", str(tmp_path / "data")]
     assert main([*arguments, "--validation-fraction", "0.1"]) == 0
     assert capsys.readouterr().out.startswith("saved ")

@@ -57,7 +57,7 @@ def test_packed_rows_lose_no_token_and_keep_words(kind, trained_tokenizers, smal
     for row_index, row in enumerate(rows):
         segment = stream_words[row_index * body : (row_index + 1) * body]
         pairs = {(local, source) for local, source in zip(row["word_ids"][1:], segment) if local >= 0}
-        assert len({local for local, _ in pairs}) == len(pairs)
+        assert len({local for local, _ in pairs}) == len(pairs) == len({source for _, source in pairs})
 
 
 def test_unpacked_rows_split_long_documents(trained_tokenizers, small_corpus, tmp_path):

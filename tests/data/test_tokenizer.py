@@ -74,7 +74,7 @@ def test_minilm_word_ids_match_whitespace_punctuation_words(minilm_path, ascii_p
 
 
 def test_cased_wordpiece_keeps_case(small_corpus, tmp_path):
-    tokenizer = train_tokenizer([small_corpus], "wordpiece", 1000, tmp_path / "tok", show_progress=False)
+    tokenizer = train_tokenizer([small_corpus], "wordpiece", 1000, tmp_path / "tok", show_progress=False).tokenizer
     assert tokenizer.decode(tokenizer("The Bill")["input_ids"], skip_special_tokens=True) == "The Bill"
 
 
@@ -101,7 +101,7 @@ def test_vocab_smaller_than_alphabet_names_the_minimum(kind, small_corpus, tmp_p
     minimum = int(caught.value.args[0].split("needs at least ")[1].split()[0])
     if kind == "bpe":
         assert minimum == 256 + 5  # every byte plus the specials
-    tokenizer = train_tokenizer([small_corpus], kind, minimum, tmp_path / "tok", show_progress=False)
+    tokenizer = train_tokenizer([small_corpus], kind, minimum, tmp_path / "tok", show_progress=False).tokenizer
     assert len(tokenizer) == minimum  # the minimum we name is enough
 
 
@@ -120,8 +120,12 @@ def test_bad_kind_and_output_folder_trouble(small_corpus, tmp_path):
     with pytest.raises(MlmkitError, match="already exists and is not empty; .* --overwrite"):
         train_tokenizer([small_corpus], "bpe", 1000, full)
     assert [path.name for path in full.iterdir()] == ["keep.txt"]
-    train_tokenizer([small_corpus], "bpe", 1000, full, overwrite=True, show_progress=False)
+    assert not train_tokenizer([small_corpus], "bpe", 1000, full, overwrite=True, show_progress=False).reused
     assert not (full / "keep.txt").exists() and (full / "tokenizer.json").is_file() and not leftovers(tmp_path)
+    again = train_tokenizer([small_corpus], "bpe", 1000, full, show_progress=False)  # same inputs: reused
+    assert again.reused and len(again.tokenizer) == 1000
+    with pytest.raises(MlmkitError, match="already exists and is not empty"):
+        train_tokenizer([small_corpus], "bpe", 900, full)
 
 
 def test_tokenizer_without_mask_token_is_rejected(trained_tokenizers, tmp_path):
