@@ -9,7 +9,7 @@ from typing import Any, Iterator
 import torch
 
 from mlmkit.config import RunConfig
-from mlmkit.models.factory import build_model, build_model_config, check_compatible
+from mlmkit.models.factory import build_model, build_model_config, check_compatible, model_class
 from mlmkit.train.inputs import resolve_datasets, resolve_tokenizer
 
 
@@ -56,7 +56,13 @@ def build_parts(config: RunConfig, accelerator: Any) -> RunParts:
     model = build_masked_lm(config, tokenizer)
     train_collator, eval_collator = build_collators(config, tokenizer, accelerator.process_index)
     sampler = EpochSampler(len(train_blocks), config.train.seed)
-    common = {"num_workers": config.train.num_workers, "pin_memory": torch.cuda.is_available()}
+    # An own generator: creating a DataLoader iterator otherwise draws from the global RNG, which would
+    # shift dropout after a resume (the iterator is created after the RNG state is restored).
+    common = {
+        "num_workers": config.train.num_workers,
+        "pin_memory": torch.cuda.is_available(),
+        "generator": torch.Generator().manual_seed(config.train.seed),
+    }
     train_loader = torch.utils.data.DataLoader(
         train_blocks, batch_size=config.train.batch_size, sampler=sampler, collate_fn=train_collator,
         drop_last=True, **common,
@@ -75,7 +81,9 @@ def build_masked_lm(config: RunConfig, tokenizer: Any) -> torch.nn.Module:
 
         from mlmkit.models.loading import load_model
 
-        model = load_model(config.model.path, AutoModelForMaskedLM)
+        # MASS continues in its own class (BART that takes decoder positions); its checkpoints are plain BART.
+        auto_class = model_class("mass") if config.model.family == "mass" else AutoModelForMaskedLM
+        model = load_model(config.model.path, auto_class)
         check_compatible(model.config, tokenizer, config.data.seq_len, model.config.model_type)
         return model
     model_config = build_model_config(

@@ -12,6 +12,17 @@ import yaml
 TINY_MODEL = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models run several times faster on one thread when other jobs share the CPU cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def prepared_blocks(trained_tokenizers: dict[str, Path], small_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Blocks of 32 tokens with a document-level validation split, from the small corpus."""
