@@ -15,12 +15,14 @@ from mlmkit.errors import MlmkitError
 
 # Subcommand name -> module that registers it. Order is the order shown in --help.
 COMMANDS: dict[str, str] = {
+    "show-mask": "mlmkit.cli.show_mask",
     "tokenizer": "mlmkit.cli.tokenizer",
     "data": "mlmkit.cli.data",
     "pretrain": "mlmkit.cli.pretrain",
     "plot": "mlmkit.cli.plot",
     "glue": "mlmkit.cli.glue",
     "squad": "mlmkit.cli.squad",
+    "compare": "mlmkit.cli.compare",
     "stats": "mlmkit.cli.stats",
 }
 

@@ -1,0 +1,285 @@
+"""`mlmkit compare`: pretrain one model per masking strategy under one budget, then evaluate all alike.
+
+Fairness is by construction: one tokenizer, one prepared dataset and one set of corpus statistics
+are built once and shared; every run gets the same model config, optimiser, steps, batch size, data
+order (the sampler's seed) and initialisation (the model seed); only the collator differs. Every
+model is then scored on the same held-out blocks with the same fixed random 15% masking, so MLM
+numbers are comparable across strategies (each run's own eval uses its own masking, which is
+not), and fine-tuned on the same GLUE subsets with the same seeds.
+
+Everything lands under OUT; a rerun skips the parts that already finished (a run with a final
+model, a GLUE result file) and resumes an interrupted pretraining from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlmkit.errors import MlmkitError
+
+# Fixed masking every model is scored with: BERT's random 15%, one seed for all.
+COMMON_EVAL = {"name": "random", "mlm_probability": 0.15, "seed": 12345}
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """What to compare and under which budget (defaults: the README demo, a few minutes on 2 CPU cores)."""
+
+    strategies: tuple[str, ...] = ("random", "whole_word", "span")
+    corpus: tuple[str, ...] = ()  # default: the embedded WikiText corpus
+    out: str = "runs/compare"
+    max_steps: int = 200
+    minutes: float | None = None  # per strategy; overrides max_steps after a timing probe
+    family: str = "bert"
+    model_size: str = "tiny"
+    seq_len: int = 128
+    batch_size: int = 32
+    lr: float = 1e-3
+    vocab_size: int = 4000
+    mlm_probability: float = 0.15
+    strategy_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    glue_tasks: tuple[str, ...] = ("sst2",)
+    glue_data_dir: str | None = None  # default: the SST-2 sample shipped with mlmkit
+    max_train_samples: int | None = 2000
+    max_eval_samples: int | None = None
+    glue_epochs: float | None = None
+    seeds: int = 1
+    seed: int = 0
+
+
+def run_comparison(options: CompareOptions) -> dict[str, Any]:
+    """Run (or finish) the comparison and write OUT/report.md, OUT/report.json and the plots.
+
+    Returns:
+        The report dictionary (also in report.json).
+    """
+    from mlmkit.compare.report import write_report
+
+    _check(options)
+    out = Path(options.out)
+    shared = _prepare_shared(options, out / "shared")
+    max_steps = _budget_steps(options, shared, out) if options.minutes else options.max_steps
+    results = {}
+    for name in options.strategies:
+        print(f"\n=== strategy {name} ===", flush=True)
+        results[name] = _run_strategy(name, options, shared, out / "runs" / name, max_steps)
+    report = {
+        "options": _plain(dataclasses.asdict(options)),
+        "max_steps": max_steps,
+        "common_eval": COMMON_EVAL,
+        "strategies": results,
+    }
+    write_report(report, out)
+    return report
+
+
+def _check(options: CompareOptions) -> None:
+    from mlmkit.masking import MASKERS
+
+    unknown = [name for name in options.strategies if name not in MASKERS]
+    if unknown:
+        raise MlmkitError(f"unknown strategy {unknown[0]!r} in --strategies; choose from {sorted(MASKERS)}")
+    if len(set(options.strategies)) != len(options.strategies):
+        raise MlmkitError(f"--strategies lists a strategy twice: {list(options.strategies)}")
+    if options.max_steps < 1 or (options.minutes is not None and options.minutes <= 0):
+        raise MlmkitError("--max-steps must be at least 1 and --minutes positive")
+    if options.seeds < 1:
+        raise MlmkitError(f"--seeds={options.seeds} must be at least 1 (it is the number of fine-tuning seeds)")
+
+
+@dataclass
+class Shared:
+    """What every run shares: tokenizer folder, prepared data folder, statistics files."""
+
+    tokenizer_dir: Path
+    data_dir: Path
+    corpus: list[Path]
+    stats: dict[str, Path]
+    tokenizer: Any = None
+    validation: Any = None
+
+
+def _prepare_shared(options: CompareOptions, folder: Path) -> Shared:
+    """Train the tokenizer, prepare the blocks and build the statistics once (reused on reruns)."""
+    from mlmkit.data.corpus import check_corpus_files, default_corpus_path
+    from mlmkit.data.pipeline import prepare_dataset
+    from mlmkit.data.tokenizer import load_mlm_tokenizer, train_tokenizer
+
+    corpus = check_corpus_files(options.corpus) if options.corpus else [default_corpus_path()]
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer_dir = folder / "tokenizer"
+    if (tokenizer_dir / "tokenizer.json").is_file():
+        tokenizer = load_mlm_tokenizer(tokenizer_dir)
+    else:
+        tokenizer = train_tokenizer(corpus, "wordpiece", options.vocab_size, tokenizer_dir, lowercase=True, overwrite=True)
+    prepared = prepare_dataset(
+        tokenizer, seq_len=options.seq_len, out_dir=folder / "data", corpus_files=corpus,
+        validation_fraction=0.05, seed=options.seed,
+    )
+    stats = {}
+    for name in options.strategies:
+        stats_file = _build_stats(name, tokenizer, corpus, folder / "stats")
+        if stats_file is not None:
+            stats[name] = stats_file
+    return Shared(tokenizer_dir, prepared.path, corpus, stats, tokenizer, prepared.dataset["validation"])
+
+
+def _build_stats(name: str, tokenizer: Any, corpus: list[Path], folder: Path) -> Path | None:
+    """Build the corpus statistics an informed strategy needs, once; None for strategies without."""
+    from mlmkit.stats import STATS_BUILDERS, stats_builder
+
+    if name not in STATS_BUILDERS:
+        return None
+    target = folder / f"{name}.safetensors"
+    if not target.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"building {name} statistics -> {target}", flush=True)
+        stats_builder(name)(tokenizer, [str(path) for path in corpus], target)
+    return target
+
+
+def _run_config(name: str, options: CompareOptions, shared: Shared, run_dir: Path, max_steps: int) -> Any:
+    """The run's config: identical for every strategy but for the collator."""
+    from mlmkit.config import config_from_dict
+
+    collator_options = {"mlm_probability": options.mlm_probability, **options.strategy_options.get(name, {})}
+    if name in shared.stats:
+        collator_options.setdefault("stats", str(shared.stats[name]))
+    tree = {
+        "tokenizer": {"path": str(shared.tokenizer_dir)},
+        "data": {"path": str(shared.data_dir), "seq_len": options.seq_len},
+        "model": {"family": options.family, "size": options.model_size},
+        "collator": {"name": name, "options": collator_options},
+        "train": {
+            "max_steps": max_steps, "batch_size": options.batch_size, "lr": options.lr, "seed": options.seed,
+            "eval_every": max(1, max_steps // 4), "save_every": max(1, max_steps // 2), "log_every": max(1, max_steps // 40),
+        },
+        "output_dir": str(run_dir),
+    }
+    return config_from_dict(tree, source=f"compare run {name!r}")
+
+
+def _budget_steps(options: CompareOptions, shared: Shared, out: Path) -> int:
+    """Turn --minutes into a step count every strategy gets: time a short probe run of the first
+    strategy and keep its steady-state throughput (so all runs train on the same number of tokens)."""
+    from mlmkit.train.metrics import read_metrics
+
+    probe_dir = out / "budget-probe"
+    probe_steps = 20
+    if not (probe_dir / "final" / "config.json").is_file():
+        from mlmkit.train import pretrain
+
+        pretrain(_run_config(options.strategies[0], options, shared, probe_dir, probe_steps), resume=False)
+    rates = [row["tokens_per_s"] for row in read_metrics(probe_dir / "metrics.jsonl") if "tokens_per_s" in row]
+    tokens_per_step = options.batch_size * options.seq_len
+    steps = int(options.minutes * 60 * rates[-1] / tokens_per_step)
+    print(f"--minutes {options.minutes}: {rates[-1]:.0f} tokens/s measured -> {steps} steps per strategy", flush=True)
+    return max(steps, 1)
+
+
+def _run_strategy(name: str, options: CompareOptions, shared: Shared, run_dir: Path, max_steps: int) -> dict[str, Any]:
+    """Pretrain (or reuse) one strategy's model, then score it; returns its report entry."""
+    from mlmkit.train.checkpoint import latest_checkpoint
+    from mlmkit.train.metrics import read_metrics
+
+    final = run_dir / "final"
+    if not (final / "config.json").is_file():
+        from mlmkit.train import pretrain
+
+        config = _run_config(name, options, shared, run_dir, max_steps)
+        pretrain(config, resume=latest_checkpoint(run_dir) is not None)
+    rows = read_metrics(run_dir / "metrics.jsonl")
+    train_rows = [row for row in rows if "masking_rate" in row]
+    return {
+        "run_dir": str(run_dir),
+        "pretrain_seconds": round(rows[-1]["seconds"], 1),
+        "train_masking_rate": _mean(row["masking_rate"] for row in train_rows),
+        "final_train_loss": train_rows[-1]["loss"] if train_rows else None,
+        "common_eval": _cached_json(run_dir / "common_eval.json", lambda: common_eval(final, shared)),
+        "masking": _cached_json(run_dir / "masking_stats.json", lambda: _masking_stats(name, options, shared)),
+        "glue": _glue(final, options, run_dir / "glue"),
+    }
+
+
+def common_eval(model_dir: Path, shared: Shared) -> dict[str, float]:
+    """Held-out MLM loss/accuracy of `model_dir` under the fixed COMMON_EVAL masking."""
+    import torch
+    from accelerate import Accelerator
+    from transformers import AutoModelForMaskedLM
+
+    from mlmkit.collators import build_collator
+    from mlmkit.train.metrics import evaluate
+    from mlmkit.train.objectives import MLMObjective
+
+    options = {key: value for key, value in COMMON_EVAL.items() if key != "name"}
+    collator = build_collator(COMMON_EVAL["name"], shared.tokenizer, **options)
+    loader = torch.utils.data.DataLoader(shared.validation, batch_size=32, collate_fn=collator)
+    model = AutoModelForMaskedLM.from_pretrained(str(model_dir), local_files_only=True)
+    accelerator = Accelerator()
+    module, loader = accelerator.prepare(MLMObjective(sparse=True).wrap(model), loader)
+    return evaluate(accelerator, module, loader, collator, len(shared.tokenizer))
+
+
+def _masking_stats(name: str, options: CompareOptions, shared: Shared) -> dict[str, float]:
+    from mlmkit.collators import build_collator
+    from mlmkit.compare.probe import masking_statistics
+
+    collator_options = dict(_run_config(name, options, shared, Path("unused"), 1).collator.options)
+    collator = build_collator(name, shared.tokenizer, **collator_options)
+    return masking_statistics(collator, shared.validation, shared.tokenizer)
+
+
+def shipped_glue_dir() -> Path:
+    """The GLUE sample inside the package (SST-2: 2,000 train rows, full dev; see its SOURCE.md)."""
+    from importlib import resources
+
+    return Path(str(resources.files("mlmkit").joinpath("resources", "glue")))
+
+
+def _glue(model_dir: Path, options: CompareOptions, out: Path) -> dict[str, Any]:
+    """Fine-tune and score on the GLUE tasks, or read the results an earlier run wrote."""
+    from mlmkit.eval.glue.results import write_results
+    from mlmkit.eval.glue.run import GlueOptions, run_glue
+
+    if (out / "results.json").is_file():
+        return json.loads((out / "results.json").read_text(encoding="utf-8"))
+    data_dir = options.glue_data_dir or shipped_glue_dir()
+    glue_options = GlueOptions(
+        seeds=tuple(range(1, options.seeds + 1)), epochs=options.glue_epochs,
+        max_train_samples=options.max_train_samples, max_eval_samples=options.max_eval_samples,
+    )
+    summary = run_glue(model_dir, list(options.glue_tasks), data_dir, glue_options)
+    write_results(out, summary)
+    return summary
+
+
+def _cached_json(path: Path, compute: Any) -> Any:
+    """Read `path` if an earlier run wrote it, else compute, write atomically and return."""
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(_plain(value), indent=2), encoding="utf-8")
+    partial.replace(path)
+    return value
+
+
+def _mean(values: Any) -> float | None:
+    values = list(values)
+    return sum(values) / len(values) if values else None
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy: tuples to lists, Paths to strings."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
