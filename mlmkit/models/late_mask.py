@@ -35,6 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from mlmkit.errors import MlmkitError
+from mlmkit.masking.corruption import IGNORE_INDEX
 
 # Where each family keeps its MLM head, and whether its position ids start after padding_idx.
 _HEAD_ATTRIBUTE = {"bert": "cls", "roberta": "lm_head"}
@@ -145,6 +146,43 @@ class LateMaskForMaskedLM(nn.Module):
         """
         from transformers.modeling_outputs import MaskedLMOutput
 
+        late, visible = self._states(input_ids, positions, masked_positions, attention_mask, token_type_ids, masked_token_type_ids)
+        logits = self.head(late)  # (B, M, V)
+        loss = None
+        if labels is not None:
+            loss = self._loss(logits, labels, visible, visible_labels)
+        return MaskedLMOutput(loss=loss, logits=logits)
+
+    def target_logits(
+        self, labels: torch.Tensor, visible_labels: torch.Tensor | None = None, **inputs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits at every target only, for trainers that compute their own loss and counts.
+
+        Args:
+            labels: (B, M) targets of the late [MASK] slots; visible_labels: (B, E) or None.
+            inputs: the rest of the late-mask batch (input_ids, positions, masked_positions, ...).
+
+        Returns:
+            logits (N, V), targets (N,) and `selected` (B, M + E), True at the N targets in row order
+            of [MASK] slots then encoder slots.
+        """
+        late, visible = self._states(**inputs)  # (B, M, H), (B, E, H)
+        if visible_labels is None:
+            visible_labels = torch.full(visible.shape[:2], IGNORE_INDEX, dtype=labels.dtype, device=labels.device)
+        all_labels = torch.cat([labels, visible_labels], dim=1)  # (B, M + E)
+        selected = all_labels != IGNORE_INDEX
+        return self.head(torch.cat([late, visible], dim=1)[selected]), all_labels[selected], selected
+
+    def _states(
+        self,
+        input_ids: torch.Tensor,
+        positions: torch.Tensor | None = None,
+        masked_positions: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        masked_token_type_ids: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final hidden states at the late [MASK] slots (B, M, H) and at the encoder slots (B, E, H)."""
         if positions is None or masked_positions is None:
             raise MlmkitError(
                 "a late-mask model needs a late-mask batch with `positions` and `masked_positions`; "
@@ -165,16 +203,10 @@ class LateMaskForMaskedLM(nn.Module):
             token_type_ids=masked_token_type_ids,
         )
         if self.settings.variant == "cross":
-            late = self._cross_stage(hidden, attention_mask.bool(), mask_hidden, masked_positions >= 0)
-            visible = hidden  # (B, E, H): the encoder's own output at the visible slots
-        else:
-            full = self._self_stage(hidden, positions, attention_mask, mask_hidden, masked_positions)  # (B, W, H)
-            late, visible = _gather_rows(full, masked_positions), _gather_rows(full, positions)
-        logits = self.head(late)  # (B, M, V)
-        loss = None
-        if labels is not None:
-            loss = self._loss(logits, labels, visible, visible_labels)
-        return MaskedLMOutput(loss=loss, logits=logits)
+            # The encoder's own output stands at the visible slots: only [MASK]s are decoded.
+            return self._cross_stage(hidden, attention_mask.bool(), mask_hidden, masked_positions >= 0), hidden
+        full = self._self_stage(hidden, positions, attention_mask, mask_hidden, masked_positions)  # (B, W, H)
+        return _gather_rows(full, masked_positions), _gather_rows(full, positions)
 
     def _self_stage(
         self,
@@ -225,9 +257,9 @@ class LateMaskForMaskedLM(nn.Module):
         encoder for "cross"); the head runs only on those rows.
         """
         total = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), reduction="sum")
-        count = (labels != -100).sum()
+        count = (labels != IGNORE_INDEX).sum()
         if visible_labels is not None:
-            is_target = visible_labels != -100  # (B, E)
+            is_target = visible_labels != IGNORE_INDEX  # (B, E)
             visible_logits = self.head(visible[is_target])  # (n, V)
             total = total + F.cross_entropy(visible_logits.float(), visible_labels[is_target], reduction="sum")
             count = count + is_target.sum()

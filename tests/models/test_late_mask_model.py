@@ -181,3 +181,17 @@ def test_bad_settings_fail_with_what_is_allowed() -> None:
         LateMaskForMaskedLM(tiny_mlm("bert"), LateMaskConfig(variant="decoder"))
     with pytest.raises(MlmkitError, match=r"needs a late-mask batch"):
         LateMaskForMaskedLM(tiny_mlm("bert"))(input_ids=torch.tensor([[5, 6]]))
+
+
+@pytest.mark.parametrize("variant", ["self", "cross"])
+def test_target_logits_give_the_forward_loss(variant: str) -> None:
+    """The trainer's path (logits at the N targets only) and `forward` agree on the loss."""
+    model = LateMaskForMaskedLM(tiny_mlm("bert"), LateMaskConfig(late_layers=1, variant=variant)).eval()
+    batch = late_batch(*random_rows())
+    batch["labels"][0, 1] = -100
+    batch["visible_labels"] = torch.full_like(batch["input_ids"], -100)
+    batch["visible_labels"][1, 3] = 11
+    logits, targets, selected = model.target_logits(**batch)
+    assert selected.shape == (3, 4 + 8) and logits.shape == (12 - 1 + 1, VOCAB)
+    assert targets.tolist() == torch.cat([batch["labels"], batch["visible_labels"]], dim=1)[selected].tolist()
+    torch.testing.assert_close(torch.nn.functional.cross_entropy(logits, targets), model(**batch).loss)
