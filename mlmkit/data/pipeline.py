@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from mlmkit.data.corpus import check_corpus_files, file_sha256, read_corpus
-from mlmkit.data.output_folder import atomic_folder, check_output_folder
+from mlmkit.data.output_folder import atomic_folder
 from mlmkit.data.packing import COLUMNS, SpecialIds, StreamPacker, iterate_rows, split_documents
 from mlmkit.data.tokenizer import check_mlm_tokenizer
 from mlmkit.errors import MlmkitError
@@ -83,7 +83,8 @@ def prepare_dataset(
         corpus_format: document layout of the files (`mlmkit.data.corpus`).
         text_column: column of `dataset` holding the text.
         split: split to use when `dataset` is a DatasetDict.
-        max_position_embeddings: the model's limit, checked against `seq_len` if given.
+        max_position_embeddings: the model's limit, checked against `seq_len` if given (for
+            RoBERTa, whose positions start at padding_idx + 1, pass max_position_embeddings - 2).
         overwrite: replace an existing output made from other inputs.
 
     Returns:
@@ -106,7 +107,6 @@ def prepare_dataset(
             f"output folder {str(out_dir)!r} is not empty and was not prepared from these inputs and options; "
             "choose another folder or pass --overwrite (overwrite=True) to replace it"
         )
-    check_output_folder(out_dir, overwrite=True)
     with atomic_folder(out_dir, overwrite=True) as temporary:
         result, stats = _build(source, tokenizer, temporary / ".work", options, text_column, num_proc)
         result.save_to_disk(str(temporary))
