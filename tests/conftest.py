@@ -50,3 +50,39 @@ def trained_tokenizers(small_corpus: Path, tmp_path_factory: pytest.TempPathFact
     for kind in KINDS:
         train_tokenizer([small_corpus], kind, 2000, root / kind, lowercase=kind == "wordpiece", show_progress=False)
     return {kind: root / kind for kind in KINDS}
+
+
+def _build_informed_stats(strategy: str, minilm_path: Path, shared_data: Path, out_dir: Path) -> Path:
+    """Statistics of one informed strategy on WikiText-2 valid (Difference: a BC5CDR slice vs WikiText)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path), local_files_only=True)
+    wiki = shared_data / "corpus" / "wikitext-2-raw" / "wiki.valid.raw"
+    out = out_dir / f"{strategy}.safetensors"
+    if strategy == "difference":
+        from mlmkit.stats.difference import build_difference_stats
+
+        lines = (shared_data / "domain" / "bc5cdr" / "bc5cdr_abstracts.txt").read_text(encoding="utf-8").splitlines()
+        target = out_dir / "bc5cdr.slice.txt"
+        target.write_text("\n".join(lines[:600]) + "\n", encoding="utf-8")
+        return build_difference_stats(tokenizer, [target], [wiki], minilm_path, out, device="cpu", max_words=400)
+    from mlmkit.stats.informask import build_informask_stats
+    from mlmkit.stats.pmi import build_pmi_stats
+    from mlmkit.stats.rom import build_rom_stats
+
+    builders = {"pmi": build_pmi_stats, "informask": build_informask_stats, "rom": build_rom_stats}
+    return builders[strategy](tokenizer, [wiki], out)
+
+
+@pytest.fixture(scope="session")
+def informed_stats(minilm_path: Path, shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
+    """`informed_stats(strategy)` -> path of its statistics for the MiniLM tokenizer, built once per session."""
+    built: dict[str, Path] = {}
+    root = tmp_path_factory.mktemp("informed_stats")
+
+    def get(strategy: str) -> Path:
+        if strategy not in built:
+            built[strategy] = _build_informed_stats(strategy, minilm_path, shared_data, root)
+        return built[strategy]
+
+    return get

@@ -39,9 +39,9 @@ def tokenizer_vocab_hash(tokenizer: Any) -> str:
 
 def fingerprint_files(paths: list[Path]) -> list[dict[str, Any]]:
     """Name, size and streamed sha256 of each corpus file: enough to tell whether a corpus changed."""
-    from mlmkit.data.pipeline import _file_sha256  # the one streamed file hash of the package
+    from mlmkit.data.corpus import file_sha256
 
-    return [{"path": str(path), "bytes": path.stat().st_size, "sha256": _file_sha256(path)} for path in paths]
+    return [{"path": str(path), "bytes": path.stat().st_size, "sha256": file_sha256(path)} for path in paths]
 
 
 @dataclass(frozen=True)

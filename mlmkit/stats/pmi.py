@@ -32,7 +32,7 @@ import torch
 from mlmkit.errors import MlmkitError
 from mlmkit.masking.units import _is_symbol_only
 from mlmkit.stats.artifact import save_stats
-from mlmkit.stats.corpus import TokenChunk, chunk_word_hashes, corpus_fingerprint, iter_chunks
+from mlmkit.stats.corpus import TokenChunk, chunk_from_rows, chunk_word_hashes, corpus_fingerprint, iter_chunks
 from mlmkit.stats.counting import HashCounter
 from mlmkit.stats.hashing import lookup, ngram_hashes
 
@@ -65,6 +65,13 @@ def punctuation_table(tokenizer: Any) -> np.ndarray:
     """(V,) bool: token ids made only of punctuation/symbols (a word of such pieces is no collocation part)."""
     tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
     return np.array([_is_symbol_only((token or "").removeprefix("##")) for token in tokens], dtype=bool)
+
+
+def phrase_hash(tokenizer: Any, text: str) -> int:
+    """The hash under which the n-gram of the words of `text` is stored (to look a phrase up in a vocabulary)."""
+    encoding = tokenizer([text], add_special_tokens=False)
+    chunk = chunk_from_rows(encoding["input_ids"], [encoding.word_ids(0)])
+    return int(ngram_hashes(torch.from_numpy(chunk_word_hashes(chunk)), chunk.num_words)[-1][0])
 
 
 def _count_chunk(chunk: TokenChunk, counters: list[HashCounter], punctuation: np.ndarray | None) -> None:
