@@ -107,15 +107,13 @@ def _prepare_shared(options: CompareOptions, folder: Path) -> Shared:
     """Train the tokenizer, prepare the blocks and build the statistics once (reused on reruns)."""
     from mlmkit.data.corpus import check_corpus_files, default_corpus_path
     from mlmkit.data.pipeline import prepare_dataset
-    from mlmkit.data.tokenizer import load_mlm_tokenizer, train_tokenizer
+    from mlmkit.data.tokenizer import train_tokenizer
 
     corpus = check_corpus_files(options.corpus) if options.corpus else [default_corpus_path()]
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer_dir = folder / "tokenizer"
-    if (tokenizer_dir / "tokenizer.json").is_file():
-        tokenizer = load_mlm_tokenizer(tokenizer_dir)
-    else:
-        tokenizer = train_tokenizer(corpus, "wordpiece", options.vocab_size, tokenizer_dir, lowercase=True, overwrite=True)
+    # Reused when the folder holds a tokenizer trained from the same corpus and options.
+    tokenizer = train_tokenizer(corpus, "wordpiece", options.vocab_size, tokenizer_dir, lowercase=True).tokenizer
     prepared = prepare_dataset(
         tokenizer, seq_len=options.seq_len, out_dir=folder / "data", corpus_files=corpus,
         validation_fraction=0.05, seed=options.seed,

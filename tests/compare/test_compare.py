@@ -1,0 +1,48 @@
+"""A miniature `mlmkit compare`: two strategies, a few steps, a small GLUE sample."""
+
+import json
+
+from mlmkit.cli import main
+from mlmkit.cli.compare import parse_strategy_options
+
+
+def test_miniature_comparison_report_and_resume(tmp_path, shared_data):
+    out = tmp_path / "cmp"
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(
+        (shared_data / "corpus" / "wikitext-2-raw" / "wiki.test.raw").read_text(encoding="utf-8")[:300_000], encoding="utf-8"
+    )
+    argv = [
+        "compare", "--strategies", "random,span", "--corpus", str(corpus), "--max-steps", "4",
+        "--batch-size", "8", "--vocab-size", "1000", "--glue-tasks", "rte", "--glue-data-dir", str(shared_data / "glue"),
+        "--max-train-samples", "16", "--max-eval-samples", "16", "--glue-epochs", "1", "--seeds", "2", "--out", str(out),
+    ]
+    assert main(argv) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["strategies"]) == {"random", "span"}
+    for result in report["strategies"].values():
+        assert result["common_eval"]["eval_tokens"] > 0
+        assert sorted(result["glue"]["per_seed"]["rte"]) == ["1", "2"]
+        assert abs(result["masking"]["masking_rate"] - 0.15) < 0.02
+    random, span = (report["strategies"][name]["masking"] for name in ("random", "span"))
+    # Each run used its own collator: SpanBERT spans are runs of ~3.8 words, random masks single tokens.
+    assert span["mean_masked_run"] > 2 * random["mean_masked_run"]
+    assert span["whole_word_share"] > random["whole_word_share"]
+    text = (out / "report.md").read_text()
+    assert "## Held-out MLM, common masking" in text and "| span | rte | accuracy |" in text
+    assert (out / "learning_curves.png").stat().st_size > 0 and (out / "glue.png").stat().st_size > 0
+
+    # A rerun finds everything finished and rewrites the same report without training again.
+    mtime = (out / "runs" / "span" / "final" / "config.json").stat().st_mtime
+    assert main(argv) == 0
+    assert (out / "runs" / "span" / "final" / "config.json").stat().st_mtime == mtime
+    assert json.loads((out / "report.json").read_text())["strategies"]["span"]["glue"] == report["strategies"]["span"]["glue"]
+
+
+def test_strategy_options_and_bad_input(tmp_path, capsys):
+    assert parse_strategy_options(["span.geometric_p=0.3", "random.mlm_probability=0.4"]) == {
+        "span": {"geometric_p": 0.3}, "random": {"mlm_probability": 0.4}}
+    assert main(["compare", "--strategies", "random,spam", "--out", str(tmp_path)]) == 2
+    assert "unknown strategy 'spam'" in capsys.readouterr().err
+    assert main(["compare", "--option", "geometric_p=0.3", "--out", str(tmp_path)]) == 2
+    assert "expected STRATEGY.KEY=VALUE" in capsys.readouterr().err
