@@ -195,3 +195,23 @@ def test_target_logits_give_the_forward_loss(variant: str) -> None:
     assert selected.shape == (3, 4 + 8) and logits.shape == (12 - 1 + 1, VOCAB)
     assert targets.tolist() == torch.cat([batch["labels"], batch["visible_labels"]], dim=1)[selected].tolist()
     torch.testing.assert_close(torch.nn.functional.cross_entropy(logits, targets), model(**batch).loss)
+
+
+def test_saved_checkpoint_fine_tunes_in_mlmkit_glue(tmp_path, minilm_path, shared_data) -> None:
+    """The exported encoder is what `mlmkit glue` fine-tunes (RTE, a few rows, one epoch)."""
+    import json
+
+    from mlmkit.cli import main
+    from mlmkit.models.loading import load_tokenizer
+
+    tokenizer = load_tokenizer(minilm_path)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=64)
+    LateMaskForMaskedLM(BertForMaskedLM(config), LateMaskConfig(late_layers=1)).save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    argv = [
+        "glue", "--model", str(tmp_path / "model"), "--task", "rte", "--data-dir", str(shared_data / "glue"),
+        "--max-train-samples", "32", "--max-eval-samples", "32", "--epochs", "1", "--out", str(tmp_path / "glue"),
+    ]
+    assert main(argv) == 0
+    results = json.loads((tmp_path / "glue" / "results.json").read_text())
+    assert 0.0 <= results["results"]["rte"]["accuracy"] <= 1.0
