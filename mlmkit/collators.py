@@ -18,23 +18,32 @@ import inspect
 from dataclasses import fields
 from typing import Any
 
-import numpy as np
 import torch
 
 from mlmkit.errors import MlmkitError
 from mlmkit.masking import MASKERS
 from mlmkit.masking.corruption import check_replacement_probs, replacement_vocabulary
 from mlmkit.masking.outputs import OUTPUTS, SelectedBatch
-from mlmkit.masking.padding import pad_feature
+from mlmkit.masking.padding import column_contains, pad_feature
 from mlmkit.masking.selection import select_units, token_budget
 from mlmkit.masking.units import derive_word_ids, normalize_word_ids, word_start_table
 from mlmkit.schedules import ScheduleSpec, build_schedule
 
 
+_UINT64 = (1 << 64) - 1
+
+
+def _splitmix64(value: int) -> int:
+    """SplitMix64's finaliser (Steele et al. 2014): a cheap bijective 64-bit mixer."""
+    value = (value + 0x9E3779B97F4A7C15) & _UINT64
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _UINT64
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _UINT64
+    return value ^ (value >> 31)
+
+
 def batch_seed(seed: int, epoch: int, batch_index: int) -> int:
-    """Mix (seed, epoch, global batch index) into one 63-bit seed (numpy's SeedSequence hashing)."""
-    state = np.random.SeedSequence([seed, epoch, batch_index]).generate_state(2, np.uint32)
-    return (int(state[0]) << 31) ^ int(state[1])
+    """Mix (seed, epoch, global batch index) into one 63-bit seed; neighbouring triples give unrelated seeds."""
+    return _splitmix64(_splitmix64(_splitmix64(seed) ^ epoch) ^ batch_index) >> 1
 
 
 class MaskingCollator:
@@ -83,6 +92,8 @@ class MaskingCollator:
         self.pad_token_id = int(tokenizer.pad_token_id)
         self.mask_token_id = int(tokenizer.mask_token_id)
         self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)
+        self.special_table = torch.zeros(max(len(tokenizer), int(self.special_ids.max()) + 1), dtype=torch.bool)  # (V,)
+        self.special_table[self.special_ids] = True
         self.replacement_ids = replacement_vocabulary(tokenizer)
         self.start_table = word_start_table(tokenizer) if masker.needs_words else None
         self.epoch = 0
@@ -149,9 +160,11 @@ class MaskingCollator:
             )
         generator = self.next_generator()
         input_ids, lengths_mask = pad_feature(features, "input_ids", self.pad_token_id, self.pad_to_multiple_of)
-        attention_mask = self._optional(features, "attention_mask", 0, input_ids.shape[1])
-        attention_mask = lengths_mask.long() if attention_mask is None else attention_mask * lengths_mask
-        maskable = attention_mask.bool() & ~torch.isin(input_ids, self.special_ids)
+        attention_mask = lengths_mask.long()
+        if column_contains(features, "attention_mask", 0):  # rows padded before collation: read their mask
+            attention_mask *= self._optional(features, "attention_mask", 0, input_ids.shape[1])
+        is_special = self.special_table[input_ids.clamp(0, self.special_table.numel() - 1)]  # a gather, cheaper than isin
+        maskable = attention_mask.bool() & ~is_special
         special_tokens_mask = self._optional(features, "special_tokens_mask", 1, input_ids.shape[1])
         if special_tokens_mask is not None:
             maskable &= special_tokens_mask == 0
@@ -178,10 +191,16 @@ class MaskingCollator:
         return OUTPUTS[self.output](self, batch)
 
     def _optional(self, features: list[dict[str, Any]], key: str, fill: int, length: int) -> torch.Tensor | None:
-        """Pad column `key` to `length` if every feature has it, else None."""
-        if not all(key in feature and feature[key] is not None for feature in features):
+        """Pad column `key` to `length` if the features have it (HF's rule: the first feature's keys), else None."""
+        if features[0].get(key) is None:
             return None
-        return pad_feature(features, key, fill, length=length)[0]
+        try:
+            return pad_feature(features, key, fill, length=length)[0]
+        except (KeyError, TypeError):
+            raise MlmkitError(
+                f"feature column {key!r} is in the first feature but missing or None in another; "
+                "give every feature the same columns"
+            ) from None
 
     def _word_ids(self, features: list[dict[str, Any]], input_ids: torch.Tensor, maskable: torch.Tensor) -> torch.Tensor:
         """Words from the features' `word_ids` if present, else from the vocabulary's conventions."""

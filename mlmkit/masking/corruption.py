@@ -84,9 +84,9 @@ def apply_replacement(
         draw = per_unit.gather(1, unit_ids.clamp(min=0))
     to_mask = selected & (draw < mask_replace_prob)
     to_random = selected & ~to_mask & (draw < mask_replace_prob + random_replace_prob)
-    random_ids = replacement_ids[
-        torch.randint(replacement_ids.numel(), input_ids.shape, generator=generator)
-    ]  # (B, T)
-    corrupted = torch.where(to_mask, mask_token_id, input_ids)
-    corrupted = torch.where(to_random, random_ids, corrupted)
+    corrupted = input_ids.masked_fill(to_mask, mask_token_id)
+    count = int(to_random.sum())
+    if count:
+        # Draw only the ids needed (about 10% of the selection), not a full (B, T) tensor.
+        corrupted[to_random] = replacement_ids[torch.randint(replacement_ids.numel(), (count,), generator=generator)]
     return corrupted, labels

@@ -28,6 +28,11 @@ def _flatten(rows: list[Any], fill: int) -> tuple[np.ndarray, np.ndarray]:
     return (np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)), lengths
 
 
+def column_contains(features: list[dict[str, Any]], key: str, value: int) -> bool:
+    """True if column `key` exists and holds `value` in some row; a C-level scan, much cheaper than padding it."""
+    return features[0].get(key) is not None and any(value in feature[key] for feature in features)
+
+
 def pad_feature(
     features: list[dict[str, Any]],
     key: str,
@@ -53,6 +58,8 @@ def pad_feature(
         target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
     if int(lengths.max(initial=0)) > target:
         raise ValueError(f"feature {key!r} has a row of {int(lengths.max())} tokens, longer than input_ids ({target})")
+    if flat.size == len(features) * target:  # every row already has the target length (packed blocks)
+        return torch.from_numpy(flat.reshape(len(features), target)), torch.ones(len(features), target, dtype=torch.bool)
     inside = np.arange(target) < lengths[:, None]  # (B, T)
     padded = np.full((len(features), target), fill, dtype=np.int64)
     padded[inside] = flat

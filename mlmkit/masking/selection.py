@@ -3,7 +3,7 @@
 One routine serves all strategies: sample units without replacement, each with probability
 proportional to its weight (uniform by default), and take them in sampled order until the row's token
 budget is reached. Sampling proportional to weight without replacement is a sort of Gumbel-perturbed
-log-weights (the Gumbel top-k trick), so the whole batch is one `argsort` over (B, U): no Python loop
+log-weights (the Gumbel top-k trick), so the whole batch is one `topk` over (B, U): no Python loop
 over rows, units or tokens, and O(B·T) memory.
 
 Budget semantics (BERT `create_pretraining_data.py` and SpanBERT count tokens exactly, unlike HF's
@@ -57,13 +57,15 @@ def _sort_keys(lengths: torch.Tensor, generator: torch.Generator, unit_weights: 
     return keys.masked_fill_(lengths == 0, -torch.inf)
 
 
-def _rank_in_unit(unit_ids: torch.Tensor) -> torch.Tensor:
-    """Position of every token inside its (contiguous) unit: 0 at the unit's first token. (B, T)."""
-    positions = torch.arange(unit_ids.shape[1]).expand_as(unit_ids)
-    starts = torch.ones_like(unit_ids, dtype=torch.bool)
-    starts[:, 1:] = unit_ids[:, 1:] != unit_ids[:, :-1]
-    start_positions = torch.where(starts, positions, 0).cummax(dim=1).values
-    return positions - start_positions
+def _rank_in_unit(unit_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Position of every token inside its unit, 0 at the unit's first token. (B, T).
+
+    Units are contiguous and numbered in order, so among the valid tokens unit u starts after the
+    tokens of units 0..u-1: two cumulative sums and a gather, no sort.
+    """
+    valid_index = (unit_ids >= 0).cumsum(dim=1) - 1  # (B, T) index among the row's valid tokens
+    unit_start = lengths.cumsum(dim=1) - lengths  # (B, U)
+    return valid_index - unit_start.gather(1, unit_ids.clamp(min=0))
 
 
 def select_units(
@@ -91,7 +93,10 @@ def select_units(
     if num_units <= 0:
         return torch.zeros_like(unit_ids, dtype=torch.bool)
     lengths = unit_lengths(unit_ids, num_units)  # (B, U)
-    order = _sort_keys(lengths, generator, unit_weights).argsort(dim=1, descending=True)  # (B, U)
+    # Every unit holds >= 1 token, so no row needs more than max(budget) units: a partial top-k is
+    # enough, and much cheaper than sorting all units at low masking rates.
+    needed = max(1, min(num_units, int(budget.max()) if budget.numel() else 0))
+    order = _sort_keys(lengths, generator, unit_weights).topk(needed, dim=1).indices  # (B, k), sampled order
     sorted_lengths = lengths.gather(1, order)
     before = sorted_lengths.cumsum(dim=1) - sorted_lengths  # tokens taken before each unit
     remaining = (budget.unsqueeze(1) - before).clamp(min=0)
@@ -99,9 +104,9 @@ def select_units(
         allowed_sorted = torch.minimum(remaining, sorted_lengths)
     else:
         allowed_sorted = torch.where(remaining > 0, sorted_lengths, 0)
-    allowed = torch.empty_like(allowed_sorted).scatter_(1, order, allowed_sorted)  # (B, U) tokens to take per unit
+    allowed = torch.zeros_like(lengths).scatter_(1, order, allowed_sorted)  # (B, U) tokens to take per unit
     valid = unit_ids >= 0
     taken = allowed.gather(1, unit_ids.clamp(min=0))  # (B, T)
     if truncate:
-        return valid & (_rank_in_unit(unit_ids) < taken)
+        return valid & (_rank_in_unit(unit_ids, lengths) < taken)
     return valid & (taken > 0)

@@ -15,6 +15,7 @@ neighbouring spans form one longer masked run, as SpanBERT's merged intervals do
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -58,12 +59,22 @@ class SpanMasker:
         weights = self.geometric_p * (1.0 - self.geometric_p) ** exponents
         return weights / weights.sum()
 
-    def _draw_lengths(self, probabilities: torch.Tensor, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-        """Inverse-CDF draws of span lengths (LongTensor `shape`) from `probabilities` over min..max."""
-        cdf = probabilities.cumsum(0).to(torch.float32)
-        cdf[-1] = 1.0 + 1e-6  # rounding must not push a draw past the last length
-        index = torch.searchsorted(cdf, torch.rand(shape, generator=generator), right=True)
-        return index + self.min_span_length
+    def _draw_lengths(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+        """Span lengths (LongTensor `shape`) from the truncated geometric, by its closed-form inverse CDF:
+        ℓ = min + floor(log(1 - u(1 - q^n)) / log q), q = 1 - p, n = number of lengths."""
+        uniform = torch.rand(shape, generator=generator, dtype=torch.float64)
+        if self.geometric_p >= 1.0:
+            return torch.full(shape, self.min_span_length, dtype=torch.long)
+        q = 1.0 - self.geometric_p
+        count = self.max_span_length - self.min_span_length + 1
+        steps = torch.floor(torch.log1p(-uniform * (1.0 - q**count)) / math.log(q)).long()
+        return steps.clamp_(0, count - 1) + self.min_span_length  # clamp: float rounding at u -> 1
+
+    def _draw_first_lengths(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        """Length of the span covering each row's first word: length-biased, ∝ ℓ·P(ℓ) (renewal theory)."""
+        sizes = torch.arange(self.min_span_length, self.max_span_length + 1, dtype=torch.float64)
+        biased = self.length_probabilities() * sizes
+        return torch.multinomial(biased, batch_size, replacement=True, generator=generator) + self.min_span_length
 
     def units(
         self,
@@ -76,16 +87,16 @@ class SpanMasker:
         assert word_ids is not None, "the collator passes word_ids to maskers with needs_words"
         batch_size = word_ids.shape[0]
         num_words = max(count_units(word_ids), 1)
-        probabilities = self.length_probabilities()
-        lengths = self._draw_lengths(probabilities, (batch_size, num_words), generator)  # (B, K), K >= W_b spans suffice
-        # Start the renewal process in equilibrium: the segment covering word 0 is length-biased and
-        # word 0 falls uniformly inside it, so the row start is not a preferred span start.
-        sizes = torch.arange(self.min_span_length, self.max_span_length + 1, dtype=torch.float64)
-        first = self._draw_lengths(probabilities * sizes / (probabilities * sizes).sum(), (batch_size,), generator)
+        lengths = self._draw_lengths((batch_size, num_words), generator)  # (B, K): K = W spans always suffice
+        # Start the renewal process in equilibrium: the span covering word 0 is length-biased and word 0
+        # falls uniformly inside it, so the row start is not a preferred span start.
+        first = self._draw_first_lengths(batch_size, generator)  # (B,)
         offset = (torch.rand(batch_size, generator=generator) * first).long().clamp(max=first - 1)  # (B,)
         lengths[:, 0] = first
-        ends = lengths.cumsum(dim=1) - offset.unsqueeze(1)  # (B, K) exclusive end word of each segment
-        segment = torch.searchsorted(ends, word_ids.clamp(min=0), right=True)  # (B, T)
+        ends = (lengths.cumsum(dim=1) - offset.unsqueeze(1)).clamp_(max=num_words)  # (B, K) exclusive end word
+        starts = torch.zeros(batch_size, num_words + 1, dtype=torch.long).scatter_(1, ends, 1)  # word starts a span
+        span_of_word = starts[:, :num_words].cumsum(dim=1)  # (B, W)
+        segment = span_of_word.gather(1, word_ids.clamp(min=0))  # (B, T)
         changed = torch.ones_like(maskable)
         changed[:, 1:] = segment[:, 1:] != segment[:, :-1]
         return number_runs(maskable, changed), None
