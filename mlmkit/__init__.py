@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "build_collator": "mlmkit.collators",
     "MaskingScheduleCallback": "mlmkit.trainer_callback",
+    "MaskedLossFeedback": "mlmkit.trainer_callback",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,15 +1,20 @@
-"""Connect a scheduled collator to `transformers.Trainer`.
+"""Connect scheduled collators to `transformers.Trainer`.
 
-The collator derives training progress from its global batch index; the Trainer only has to tell
-it the training length and the epoch. Both happen before the epoch's DataLoader iterator (and so
-its worker processes) is created, which is when workers copy the collator.
+A rate schedule needs the training length and the epoch: the collator derives training progress
+from its global batch index, and both are set before the epoch's DataLoader iterator (and so its
+worker processes) is created, which is when workers copy the collator. A content schedule that
+learns from the model's loss (POS-weighted masking) also needs the per-token loss, which
+`MaskedLossFeedback` computes as the Trainer's `compute_loss_func`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import torch
 from transformers import TrainerCallback
+
+from mlmkit.masking.corruption import IGNORE_INDEX
 
 
 class MaskingScheduleCallback(TrainerCallback):
@@ -40,3 +45,22 @@ class MaskingScheduleCallback(TrainerCallback):
     def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         epoch = int(round(state.epoch or 0))
         self.collator.set_epoch(epoch, start_batch=epoch * self.batches_per_epoch)
+
+
+class MaskedLossFeedback:
+    """`Trainer(..., compute_loss_func=MaskedLossFeedback(collator))` for strategies that learn from the
+    loss (`observe(labels, token_losses)`, e.g. "pos_weighted"): the usual MLM cross-entropy, whose
+    per-token values are also handed to the collator's strategy."""
+
+    def __init__(self, collator: Any) -> None:
+        if not hasattr(collator.masker, "observe"):
+            raise TypeError(f"{type(collator.masker).__name__} does not learn from the loss; no feedback needed")
+        self.masker = collator.masker
+
+    def __call__(self, outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
+        selected = labels != IGNORE_INDEX  # (B, T)
+        logits = outputs["logits"][selected]  # (N, V)
+        token_losses = torch.nn.functional.cross_entropy(logits.float(), labels[selected], reduction="none")  # (N,)
+        self.masker.observe(labels[selected], token_losses.detach())
+        count = num_items_in_batch if num_items_in_batch is not None else selected.sum()
+        return token_losses.sum() / count

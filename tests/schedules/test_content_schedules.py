@@ -86,3 +86,21 @@ def test_interpolated_moves_from_whole_words_to_tokens(minilm_path):
     late = partial_word_share(collator(features))
     assert early == 0.0
     assert late > 0.5
+
+
+def test_trainer_feeds_per_token_losses_back_to_pos_weighted(minilm_path, tmp_path):
+    from transformers import BertConfig, BertForMaskedLM, Trainer, TrainingArguments
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    collator = mlmkit.build_collator("pos_weighted", tokenizer, seed=0)
+    features = [{"input_ids": tokenizer(TEXT)["input_ids"]} for _ in range(8)]
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=3, per_device_train_batch_size=4,
+                             report_to=[], save_strategy="no", use_cpu=True)
+    Trainer(model=BertForMaskedLM(config), args=args, train_dataset=features, data_collator=collator,
+            compute_loss_func=mlmkit.MaskedLossFeedback(collator)).train()
+    seen = ~torch.isnan(collator.masker.class_loss)
+    # An untrained model's loss is about log(vocab size) for every class.
+    assert seen.sum() >= 3
+    assert torch.allclose(collator.masker.class_loss[seen], torch.full((int(seen.sum()),), 10.3, dtype=torch.float64), atol=0.5)
