@@ -75,32 +75,30 @@ class LateMaskForMaskedLM(nn.Module):
         settings: the late-stage settings.
     """
 
-    def __init__(self, mlm: nn.Module, settings: LateMaskConfig = LateMaskConfig()) -> None:
+    def __init__(
+        self, mlm: nn.Module, settings: LateMaskConfig = LateMaskConfig(), mask_token_id: int | None = None, seed: int = 0
+    ) -> None:
         super().__init__()
-        model_type = mlm.config.model_type
-        if model_type not in _HEAD_ATTRIBUTE:
-            raise MlmkitError(
-                f"late-mask models support model_type in {sorted(_HEAD_ATTRIBUTE)}, got {model_type!r}; "
-                "use a BERT or RoBERTa config"
-            )
-        layers = mlm.config.num_hidden_layers
-        if not 1 <= settings.late_layers <= layers:
-            raise MlmkitError(
-                f"late_layers={settings.late_layers} must be between 1 and num_hidden_layers={layers}; "
-                "3ML uses 2 late layers for base models"
-            )
-        if settings.variant not in VARIANTS:
-            raise MlmkitError(f"late-mask variant {settings.variant!r} is unknown; choose one of {list(VARIANTS)}")
+        _check_settings(mlm.config, settings)
         self.mlm = mlm
         self.settings = settings
-        self.mask_embedding = nn.Parameter(torch.empty(mlm.config.hidden_size))
-        nn.init.normal_(self.mask_embedding, std=mlm.config.initializer_range)
-        if settings.variant == "cross":
-            attention_class = type(self.late_layers[0].attention)
-            self.cross_attention = nn.ModuleList(
-                attention_class(mlm.config, is_cross_attention=True) for _ in range(settings.late_layers)
-            )
-            self.cross_attention.apply(mlm._init_weights)
+        self.mask_embedding = nn.Parameter(torch.zeros(mlm.config.hidden_size))
+        # New weights are drawn from `seed` without touching the global RNG (as factory.build_model does).
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            if mask_token_id is None:
+                nn.init.normal_(self.mask_embedding, std=mlm.config.initializer_range)
+            if settings.variant == "cross":
+                attention_class = type(self.late_layers[0].attention)
+                self.cross_attention = nn.ModuleList(
+                    attention_class(mlm.config, is_cross_attention=True) for _ in range(settings.late_layers)
+                )
+                self.cross_attention.apply(mlm._init_weights)
+        if mask_token_id is not None:
+            # Start from the word embedding's [MASK]: a model continued from a standard checkpoint then
+            # predicts as before when late_layers = N, and 3ML learns the vector apart from there on.
+            with torch.no_grad():
+                self.mask_embedding.copy_(mlm.get_input_embeddings().weight[mask_token_id])
 
     @property
     def config(self) -> Any:
@@ -325,6 +323,22 @@ class LateMaskForMaskedLM(nn.Module):
         missing, unexpected = model.load_state_dict(load_file(str(full / _LATE_STAGE_FILE)), strict=False)
         assert not unexpected and all(name.startswith("mlm.") for name in missing), (missing, unexpected)
         return model
+
+
+def _check_settings(config: Any, settings: LateMaskConfig) -> None:
+    """Raise MlmkitError, saying what is allowed, for a model the late stage cannot be built on."""
+    if config.model_type not in _HEAD_ATTRIBUTE:
+        raise MlmkitError(
+            f"late-mask models support model_type in {sorted(_HEAD_ATTRIBUTE)}, got {config.model_type!r}; "
+            "use a BERT or RoBERTa config"
+        )
+    if not 1 <= settings.late_layers <= config.num_hidden_layers:
+        raise MlmkitError(
+            f"late_layers={settings.late_layers} must be between 1 and num_hidden_layers={config.num_hidden_layers}; "
+            "3ML uses 2 late layers for base models"
+        )
+    if settings.variant not in VARIANTS:
+        raise MlmkitError(f"late-mask variant {settings.variant!r} is unknown; choose one of {list(VARIANTS)}")
 
 
 def _scatter_rows(values: torch.Tensor, index: torch.Tensor, width: int) -> torch.Tensor:

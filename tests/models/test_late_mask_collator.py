@@ -103,9 +103,7 @@ def test_collated_batch_trains_the_model_like_the_standard_one(tokenizer) -> Non
     )
     torch.manual_seed(0)
     standard = BertForMaskedLM(config).eval()
-    model = LateMaskForMaskedLM(standard, LateMaskConfig(late_layers=2)).eval()
-    with torch.no_grad():
-        model.mask_embedding.copy_(standard.bert.embeddings.word_embeddings.weight[tokenizer.mask_token_id])
+    model = LateMaskForMaskedLM(standard, LateMaskConfig(late_layers=2), mask_token_id=tokenizer.mask_token_id).eval()
     features = packed_rows(tokenizer, rows=3)
     options = dict(mlm_probability=0.4, seed=5)
     expected = standard(**build_collator("span", tokenizer, **options)(features)).loss

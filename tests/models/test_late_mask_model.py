@@ -54,9 +54,7 @@ def random_rows(rows: int = 3, length: int = 12, masks: int = 4, seed: int = 0) 
 def test_all_layers_late_equals_standard_model(family: str) -> None:
     """k = N: the [MASK]s rejoin right after the embeddings, so 3ML is exactly the standard MLM."""
     standard = tiny_mlm(family)
-    model = LateMaskForMaskedLM(standard, LateMaskConfig(late_layers=LAYERS)).eval()
-    with torch.no_grad():
-        model.mask_embedding.copy_(standard.base_model.embeddings.word_embeddings.weight[MASK_ID])
+    model = LateMaskForMaskedLM(standard, LateMaskConfig(late_layers=LAYERS), mask_token_id=MASK_ID).eval()
     ids, selected = random_rows()
     batch = late_batch(ids, selected)
     reference = standard(input_ids=ids.masked_fill(selected, MASK_ID)).logits
@@ -172,6 +170,15 @@ def test_reload_restores_the_full_model(tmp_path, variant: str) -> None:
     torch.testing.assert_close(reloaded(**batch).logits, model.eval()(**batch).logits)
     exported = AutoModelForSequenceClassification.from_pretrained(tmp_path, num_labels=2, local_files_only=True)
     assert exported.config.num_hidden_layers == LAYERS  # keep_late_layers=True keeps them
+
+
+def test_initialisation_leaves_the_global_rng_alone() -> None:
+    mlm = tiny_mlm("bert")
+    before = torch.random.get_rng_state()
+    first = LateMaskForMaskedLM(mlm, LateMaskConfig(late_layers=1, variant="cross"), seed=3)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    second = LateMaskForMaskedLM(mlm, LateMaskConfig(late_layers=1, variant="cross"), seed=3)
+    torch.testing.assert_close(first.state_dict(), second.state_dict())
 
 
 def test_bad_settings_fail_with_what_is_allowed() -> None:
