@@ -86,3 +86,25 @@ def informed_stats(minilm_path: Path, shared_data: Path, tmp_path_factory: pytes
         return built[strategy]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def masked_share():
+    """`masked_share(collator, features, passes=1)` -> FloatTensor (V,): the share of each token id's occurrences
+    that the collator selected over `passes` epochs of batches of 32 (NaN for ids that do not occur)."""
+    import torch
+
+    def measure(collator, features: list[dict], passes: int = 1):
+        size = len(collator.tokenizer)
+        selected, seen = torch.zeros(size), torch.zeros(size)
+        for epoch in range(passes):
+            collator.set_epoch(epoch)
+            for start in range(0, len(features), 32):
+                batch = collator(features[start : start + 32])
+                labels, valid = batch["labels"], batch["attention_mask"].bool()
+                original = torch.where(labels != -100, labels, batch["input_ids"])
+                seen += torch.bincount(original[valid], minlength=size).float()
+                selected += torch.bincount(labels[labels != -100], minlength=size).float()
+        return selected / seen
+
+    return measure

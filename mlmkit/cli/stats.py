@@ -45,7 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pmi = strategies.add_parser("pmi", help="PMI-Masking n-gram vocabulary (Levine et al. 2021)", **kwargs)
     _add_common(pmi)
     pmi.add_argument("--min-count", type=int, default=10, help="keep n-grams seen more than this (default: 10)")
-    pmi.add_argument("--vocab-size", type=int, default=800_000, help="entries, mixed 50/25/12.5/12.5%% by n = 2..5 (default: 800000)")
+    pmi.add_argument(
+        "--vocab-size", type=int, default=None, help="entries, mixed 50/25/12.5/12.5%% by n = 2..5 (default: corpus words / 200, in [1000, 800000])"
+    )
     pmi.add_argument("--variant", choices=("standard", "squared"), default="standard", help="PMI_n (paper eq. 3) or p^2 numerator (released lists)")
     pmi.add_argument("--min-score", type=float, default=None, help="drop n-grams scoring at most this (default: 0 for standard)")
     pmi.add_argument("--keep-punctuation", action="store_true", help="allow punctuation-only words inside n-grams")

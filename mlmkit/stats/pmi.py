@@ -14,9 +14,11 @@ Choices the paper leaves open, documented here:
 - p(x) of an n-gram of length k is its count over the number of length-k positions in the corpus.
 - n-grams never cross a line (a passage) and, by default, contain no punctuation/symbol-only word.
 - With the default min_score (0 for `standard`), n-grams whose parts co-occur no more than by chance are
-  never units; on small corpora, where fewer than `vocab_size` n-grams pass min_count, the vocabulary is
-  smaller than asked and its size thereby scales with the corpus. A length's unused share is not given to
-  other lengths (the paper's mix is kept).
+  never units. A length's unused share is not given to other lengths (the paper's mix is kept).
+- The default vocabulary size scales with the corpus: one entry per 200 corpus words, at least 1,000 and
+  at most the paper's 800K. The paper's 800K entries were the strongest of a corpus of billions of words;
+  taking every n-gram above min_count of a small corpus would make weak pairs ("of new", PMI ≈ 1) units
+  that then compete with, and at random beat, the collocations they overlap ("new york", PMI ≈ 7).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class PmiOptions:
     """Options of the PMI vocabulary builder (defaults: the paper's)."""
 
     min_count: int = 10
-    vocab_size: int = 800_000
+    vocab_size: int | None = None
     length_shares: tuple[float, ...] = (0.5, 0.25, 0.125, 0.125)
     variant: str = "standard"
     min_score: float | None = None
@@ -57,7 +59,7 @@ class PmiOptions:
             raise MlmkitError(f"PMI variant {self.variant!r} is not known; use 'standard' (paper eq. 3) or 'squared' (released lists)")
         if len(self.length_shares) != MAX_N - 1 or any(share < 0 for share in self.length_shares):
             raise MlmkitError(f"length_shares={self.length_shares} must give 4 non-negative shares for n = 2, 3, 4, 5")
-        if self.min_count < 0 or self.vocab_size < 1:
+        if self.min_count < 0 or (self.vocab_size is not None and self.vocab_size < 1):
             raise MlmkitError(f"min_count={self.min_count} must be >= 0 and vocab_size={self.vocab_size} >= 1")
 
 
@@ -144,6 +146,11 @@ def score_ngrams(counters: list[HashCounter], n: int, options: PmiOptions) -> tu
     return keys[keep][order], scores[keep][order], counts[keep][order]
 
 
+def default_vocab_size(num_words: int) -> int:
+    """One entry per 200 corpus words, within [1,000, 800,000] (see the module docstring)."""
+    return min(800_000, max(1_000, num_words // 200))
+
+
 def build_pmi_stats(tokenizer: Any, corpus: Any, out: str | Path, num_proc: int | None = None, **options: Any) -> Path:
     """Count, score and mix the PMI-Masking vocabulary of `corpus`; write it to `out`.
 
@@ -159,10 +166,11 @@ def build_pmi_stats(tokenizer: Any, corpus: Any, out: str | Path, num_proc: int 
     """
     config = PmiOptions(**options)
     counters = count_ngrams(tokenizer, corpus, config, num_proc)
-    hashes, lengths, scores, counts, summary = [], [], [], [], {}
+    vocab_size = config.vocab_size or default_vocab_size(counters[0].total)
+    hashes, lengths, scores, counts, summary = [], [], [], [], {"vocab_size": vocab_size}
     for n, share in zip(range(2, MAX_N + 1), config.length_shares):
         keys, score, count = score_ngrams(counters, n, config)
-        quota = int(round(share * config.vocab_size))
+        quota = int(round(share * vocab_size))
         hashes.append(keys[:quota])
         scores.append(score[:quota])
         counts.append(count[:quota])
