@@ -112,7 +112,7 @@ class RunConfig:
 
 CHOICES = {
     "tokenizer.kind": ("wordpiece", "bpe", "unigram"),
-    "model.family": ("bert", "roberta"),
+    "model.family": ("bert", "roberta", "mass"),
     "train.decay": ("linear", "cosine", "constant"),
     "train.mixed_precision": ("no", "bf16", "fp16"),
     "train.resume": ("no", "auto"),

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "plot": "mlmkit.cli.plot",
     "glue": "mlmkit.cli.glue",
     "squad": "mlmkit.cli.squad",
+    "seq2seq": "mlmkit.cli.seq2seq",
     "compare": "mlmkit.cli.compare",
     "stats": "mlmkit.cli.stats",
 }

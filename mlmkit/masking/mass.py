@@ -61,6 +61,18 @@ def decoder_start_token_id(tokenizer: Any) -> int:
     )
 
 
+def decoder_end_token_id(tokenizer: Any) -> int:
+    """The id that ends a target and stops `generate`: the tokenizer's EOS (</s>), else its SEP."""
+    for name in ("eos_token_id", "sep_token_id"):
+        token_id = getattr(tokenizer, name, None)
+        if token_id is not None:
+            return int(token_id)
+    raise ValueError(
+        f"tokenizer {type(tokenizer).__name__} has no eos or sep token to end a sequence with; "
+        "add one, e.g. tokenizer.add_special_tokens({'eos_token': '</s>'})"
+    )
+
+
 def check_placement_probs(placement_probs: tuple[float, float, float]) -> None:
     """Raise ValueError unless (start, end, random) are three probabilities that sum to 1."""
     if len(placement_probs) != 3 or any(not 0.0 <= p <= 1.0 for p in placement_probs):

@@ -7,14 +7,17 @@ What we build is a plain `BertForMaskedLM` / `RobertaForMaskedLM`, so every chec
 from __future__ import annotations
 
 import difflib
+import importlib
 from typing import Any
 
 from mlmkit.errors import MlmkitError
 
-# family -> (transformers config class name, masked-LM class name); imported lazily.
+# family -> (transformers config class name, model class name); imported lazily. A "module:Class"
+# name is one of ours (MASS: a BART subclass that takes decoder positions, saved as plain BART).
 MODELS: dict[str, tuple[str, str]] = {
     "bert": ("BertConfig", "BertForMaskedLM"),
     "roberta": ("RobertaConfig", "RobertaForMaskedLM"),
+    "mass": ("BartConfig", "mlmkit.models.mass:MassForConditionalGeneration"),
 }
 
 # Sizes in HF config field names. tiny..medium are Turc et al. 2019 ("Well-Read Students Learn
@@ -36,14 +39,22 @@ def _classes(family: str) -> tuple[Any, Any]:
     if family not in MODELS:
         raise MlmkitError(f"model.family={family!r}, must be one of {list(MODELS)}")
     config_name, model_name = MODELS[family]
+    if ":" in model_name:
+        module_name, _, class_name = model_name.partition(":")
+        return getattr(transformers, config_name), getattr(importlib.import_module(module_name), class_name)
     return getattr(transformers, config_name), getattr(transformers, model_name)
+
+
+def model_class(family: str) -> Any:
+    """The model class a new model of `family` is built with."""
+    return _classes(family)[1]
 
 
 def build_model_config(family: str, size: str, tokenizer: Any, seq_len: int, overrides: dict[str, Any]) -> Any:
     """The HF config of a new model: preset, then vocab/special ids from the tokenizer, then `overrides`.
 
     Args:
-        family: "bert" or "roberta".
+        family: a key of MODELS ("bert", "roberta", "mass").
         size: a key of SIZES.
         tokenizer: the run's tokenizer; the vocabulary size and pad/bos/eos ids come from it.
         seq_len: block length; max_position_embeddings must hold it (RoBERTa adds padding_idx + 1,
@@ -57,6 +68,10 @@ def build_model_config(family: str, size: str, tokenizer: Any, seq_len: int, ove
     if size not in SIZES:
         raise MlmkitError(f"model.size={size!r}, must be one of {list(SIZES)}")
     _check_fields(config_class, overrides)
+    if family == "mass":
+        config = _mass_config(size, tokenizer, seq_len, overrides)
+        check_compatible(config, tokenizer, seq_len, family)
+        return config
     offset = 2 if family == "roberta" else 0
     fields: dict[str, Any] = {
         **SIZES[size],
@@ -70,6 +85,23 @@ def build_model_config(family: str, size: str, tokenizer: Any, seq_len: int, ove
     config = config_class(**fields)
     check_compatible(config, tokenizer, seq_len, family)
     return config
+
+
+def _mass_config(size: str, tokenizer: Any, seq_len: int, overrides: dict[str, Any]) -> Any:
+    """BART config for MASS: the size preset for encoder and decoder alike, [CLS]/<s> starts the decoder."""
+    from mlmkit.masking.mass import decoder_end_token_id, decoder_start_token_id
+    from mlmkit.models.mass import mass_bart_config
+
+    fields: dict[str, Any] = {
+        "vocab_size": len(tokenizer),
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": decoder_start_token_id(tokenizer),
+        "eos_token_id": decoder_end_token_id(tokenizer),
+        "max_position_embeddings": max(512, seq_len),
+        **SIZES[size],
+        **overrides,  # BartConfig names (d_model, decoder_layers, ...) win over the preset's
+    }
+    return mass_bart_config(**fields)
 
 
 def check_compatible(config: Any, tokenizer: Any, seq_len: int, family: str) -> None:

@@ -86,29 +86,33 @@ def mass_bart_config(
     intermediate_size: int = 3072,
     max_position_embeddings: int = 512,
     dropout: float = 0.1,
+    **overrides: Any,
 ) -> BartConfig:
-    """A BART config for MASS from BERT-style size names (`hidden_size`, ... as in our recipes).
+    """A BART config for MASS from BERT-style size names (`hidden_size`, ... as in our size presets).
 
-    Encoder and decoder get the same depth, as in MASS's base set-up (6+6 layers, d=1024 in the
-    paper's NMT model; base here defaults to 768). The decoder starts from `bos_token_id`
-    ([CLS] for BERT vocabularies, <s> for RoBERTa's), which is also what the MASS collator puts
-    before a fragment that opens the sequence.
+    Encoder and decoder get the same depth, width and heads, as in MASS (6+6 layers in the paper's
+    NMT model). The decoder starts from `bos_token_id` ([CLS] for BERT vocabularies, <s> for
+    RoBERTa's: `mlmkit.masking.mass.decoder_start_token_id`), which is also what the MASS collator
+    puts before a fragment that opens the sequence, and `generate` stops at `eos_token_id`.
+    `overrides` are BartConfig fields (e.g. `decoder_layers`), applied last.
     """
-    return BartConfig(
-        vocab_size=vocab_size,
-        d_model=hidden_size,
-        encoder_layers=num_hidden_layers,
-        decoder_layers=num_hidden_layers,
-        encoder_attention_heads=num_attention_heads,
-        decoder_attention_heads=num_attention_heads,
-        encoder_ffn_dim=intermediate_size,
-        decoder_ffn_dim=intermediate_size,
-        max_position_embeddings=max_position_embeddings,
-        dropout=dropout,
-        pad_token_id=pad_token_id,
-        bos_token_id=bos_token_id,
-        eos_token_id=eos_token_id,
-        decoder_start_token_id=bos_token_id,
-        forced_eos_token_id=eos_token_id,
-        architectures=["BartForConditionalGeneration"],
-    )
+    fields: dict[str, Any] = {
+        "vocab_size": vocab_size,
+        "d_model": hidden_size,
+        "encoder_layers": num_hidden_layers,
+        "decoder_layers": num_hidden_layers,
+        "encoder_attention_heads": num_attention_heads,
+        "decoder_attention_heads": num_attention_heads,
+        "encoder_ffn_dim": intermediate_size,
+        "decoder_ffn_dim": intermediate_size,
+        "max_position_embeddings": max_position_embeddings,
+        "dropout": dropout,
+        "pad_token_id": pad_token_id,
+        "bos_token_id": bos_token_id,
+        "eos_token_id": eos_token_id,
+        "decoder_start_token_id": bos_token_id,
+        "forced_eos_token_id": eos_token_id,
+        "architectures": ["BartForConditionalGeneration"],
+    }
+    fields.update(overrides)
+    return BartConfig(**fields)

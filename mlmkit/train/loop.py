@@ -20,7 +20,7 @@ from mlmkit.config import RunConfig, to_yaml
 from mlmkit.errors import MlmkitError
 from mlmkit.train import checkpoint
 from mlmkit.train.metrics import MetricsLog, realised_rate_counts
-from mlmkit.train.objectives import MLMObjective
+from mlmkit.train.objectives import build_objective
 from mlmkit.train.optim import build_lr_scheduler, build_optimizer
 from mlmkit.train.setup import RunParts, build_parts
 
@@ -100,7 +100,7 @@ def _train(config: RunConfig, accelerator: Any, resume: bool) -> PretrainResult:
         (output_dir / "config.yaml").write_text(to_yaml(config), encoding="utf-8")
     accelerator.print(f"resolved config (saved as {output_dir / 'config.yaml'}):\n{to_yaml(config)}")
     parts = build_parts(config, accelerator)
-    module = MLMObjective(sparse=config.train.sparse_head).wrap(parts.model)
+    module = build_objective(parts.model, sparse=config.train.sparse_head).wrap(parts.model)
     steps = total_steps(config, accelerator.num_processes)
     train = config.train
     optimizer = build_optimizer(module, train.lr, train.weight_decay, tuple(train.betas), train.eps)

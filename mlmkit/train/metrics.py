@@ -68,6 +68,9 @@ def realised_rate_counts(batch: dict[str, torch.Tensor], special_ids: torch.Tens
     """
     labelled = batch["labels"] != IGNORE_INDEX  # (B, T)
     real = batch["attention_mask"].bool()  # (B, T)
+    if "decoder_position_ids" in batch:  # seq2seq (MASS): labels (B, L) sit at these encoder positions
+        hits = torch.zeros_like(batch["input_ids"]).scatter_add_(1, batch["decoder_position_ids"], labelled.long())
+        labelled = hits > 0  # (B, T)
     maskable = real & (labelled | ~torch.isin(batch["input_ids"], special_ids))
     return labelled.sum().float(), maskable.sum().float()
 

@@ -59,17 +59,27 @@ class MaskedLMModule(nn.Module):
             logits = getattr(self.model, self.head_name)(hidden)  # (N, V)
         else:
             logits = self.model(input_ids=input_ids, attention_mask=attention_mask, **extras).logits[selected]
-        token_loss = nn.functional.cross_entropy(logits.float(), targets, reduction="none")  # (N,)
-        rows = selected.nonzero()[:, 0]  # (N,) row of each labelled position
-        predicted = logits.argmax(dim=-1)
-        batch_size = input_ids.shape[0]
-        return {
-            "loss": token_loss.sum() / targets.numel() if targets.numel() else token_loss.sum(),
-            "row_loss_sum": torch.zeros(batch_size, device=rows.device).index_add_(0, rows, token_loss.detach()),
-            "row_count": torch.bincount(rows, minlength=batch_size),
-            "row_correct": torch.bincount(rows, weights=(predicted == targets).float(), minlength=batch_size),
-            "target_ids": targets,
-        }
+        return label_statistics(logits, targets, selected)
+
+
+def label_statistics(logits: torch.Tensor, targets: torch.Tensor, selected: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Loss and per-row sums from the logits (N, V) at the N labelled positions of `selected` (B, ·).
+
+    Returns:
+        loss (scalar, mean over labelled tokens), row_loss_sum (B,), row_count (B,), row_correct (B,)
+        and target_ids (N,).
+    """
+    token_loss = nn.functional.cross_entropy(logits.float(), targets, reduction="none")  # (N,)
+    rows = selected.nonzero()[:, 0]  # (N,) row of each labelled position
+    predicted = logits.argmax(dim=-1)
+    batch_size = selected.shape[0]
+    return {
+        "loss": token_loss.sum() / targets.numel() if targets.numel() else token_loss.sum(),
+        "row_loss_sum": torch.zeros(batch_size, device=rows.device).index_add_(0, rows, token_loss.detach()),
+        "row_count": torch.bincount(rows, minlength=batch_size),
+        "row_correct": torch.bincount(rows, weights=(predicted == targets).float(), minlength=batch_size),
+        "target_ids": targets,
+    }
 
 
 @dataclass(frozen=True)
@@ -81,3 +91,46 @@ class MLMObjective:
     def wrap(self, model: nn.Module) -> MaskedLMModule:
         """The module the loop trains; `module.model` is the HF model to save."""
         return MaskedLMModule(model, sparse=self.sparse)
+
+
+class Seq2SeqLMModule(nn.Module):
+    """Training view of an HF encoder-decoder (MASS): the same loss and counts as `MaskedLMModule`.
+
+    Labels live on the decoder side (B, L). Every decoder position but the padding is a target, so
+    the head runs densely: a sparse head would only skip the padding.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor, **decoder_inputs: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Loss over the labelled decoder positions and per-row sums (see `label_statistics`).
+
+        Args:
+            input_ids: (B, T) encoder ids, corrupted by the collator.
+            attention_mask: (B, T).
+            labels: (B, L) target ids on the decoder side, -100 on padding.
+            decoder_inputs: `decoder_input_ids`, `decoder_attention_mask`, `decoder_position_ids` (B, L).
+        """
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask, **decoder_inputs).logits  # (B, L, V)
+        selected = labels != IGNORE_INDEX  # (B, L)
+        return label_statistics(logits[selected], labels[selected], selected)
+
+
+@dataclass(frozen=True)
+class Seq2SeqObjective:
+    """Cross-entropy of an encoder-decoder's predictions of the decoder labels (MASS, papers.md §12)."""
+
+    def wrap(self, model: nn.Module) -> Seq2SeqLMModule:
+        """The module the loop trains; `module.model` is the HF model to save."""
+        return Seq2SeqLMModule(model)
+
+
+def build_objective(model: nn.Module, sparse: bool = True) -> MLMObjective | Seq2SeqObjective:
+    """The objective a model trains with: seq2seq for encoder-decoders (MASS), masked LM otherwise."""
+    if getattr(model.config, "is_encoder_decoder", False):
+        return Seq2SeqObjective()
+    return MLMObjective(sparse=sparse)

@@ -18,7 +18,7 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     import torch
 
     from mlmkit.masking import MASKERS
-    from mlmkit.models.factory import MODELS, SIZES, build_model_config
+    from mlmkit.models.factory import SIZES, build_model_config, model_class
     from mlmkit.train.inputs import corpus_files
     from mlmkit.train.loop import total_steps
 
@@ -37,11 +37,8 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     model_config = build_model_config(
         config.model.family, config.model.size, tokenizer, config.data.seq_len, config.model.config
     )
-    _, model_class_name = MODELS[config.model.family]
-    import transformers
-
     with torch.device("meta"):
-        parameters = sum(p.numel() for p in getattr(transformers, model_class_name)(model_config).parameters())
+        parameters = sum(p.numel() for p in model_class(config.model.family)(model_config).parameters())
     steps = total_steps(config, num_processes=1)
     tokens_per_step = config.train.batch_size * config.train.gradient_accumulation_steps * config.data.seq_len
     return {
