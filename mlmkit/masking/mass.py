@@ -45,32 +45,32 @@ from mlmkit.masking.units import token_unit_ids
 DEFAULT_PLACEMENT_PROBS = (0.2, 0.2, 0.6)
 
 
+def _special_id(tokenizer: Any, names: tuple[str, ...], role: str, example: str) -> int:
+    """The first of the tokenizer's `names` (e.g. "bos_token_id") that is set."""
+    for name in names:
+        token_id = getattr(tokenizer, name, None)
+        if token_id is not None:
+            return int(token_id)
+    tokens = ", ".join(name.removesuffix("_token_id") for name in names)
+    raise ValueError(
+        f"tokenizer {type(tokenizer).__name__} has no {tokens} token to {role}; "
+        f"add one, e.g. tokenizer.add_special_tokens({example})"
+    )
+
+
 def decoder_start_token_id(tokenizer: Any) -> int:
     """The id that opens a decoder input: the tokenizer's BOS (<s>), else its CLS ([CLS] for WordPiece).
 
     The MASS collator puts it before a fragment that begins the sequence; `mass_bart_config`
     makes it the model's `decoder_start_token_id`, which `generate` starts from.
     """
-    for name in ("bos_token_id", "cls_token_id", "eos_token_id", "sep_token_id"):
-        token_id = getattr(tokenizer, name, None)
-        if token_id is not None:
-            return int(token_id)
-    raise ValueError(
-        f"tokenizer {type(tokenizer).__name__} has no bos, cls, eos or sep token to start the decoder with; "
-        "add one, e.g. tokenizer.add_special_tokens({'bos_token': '<s>'})"
-    )
+    names = ("bos_token_id", "cls_token_id", "eos_token_id", "sep_token_id")
+    return _special_id(tokenizer, names, "start the decoder with", "{'bos_token': '<s>'}")
 
 
 def decoder_end_token_id(tokenizer: Any) -> int:
     """The id that ends a target and stops `generate`: the tokenizer's EOS (</s>), else its SEP."""
-    for name in ("eos_token_id", "sep_token_id"):
-        token_id = getattr(tokenizer, name, None)
-        if token_id is not None:
-            return int(token_id)
-    raise ValueError(
-        f"tokenizer {type(tokenizer).__name__} has no eos or sep token to end a sequence with; "
-        "add one, e.g. tokenizer.add_special_tokens({'eos_token': '</s>'})"
-    )
+    return _special_id(tokenizer, ("eos_token_id", "sep_token_id"), "end a sequence with", "{'eos_token': '</s>'}")
 
 
 def check_placement_probs(placement_probs: tuple[float, float, float]) -> None:
