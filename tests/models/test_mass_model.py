@@ -94,3 +94,37 @@ def test_save_load_auto_and_generate(model, tmp_path):
     generated = loaded.generate(input_ids, max_new_tokens=6, do_sample=False)
     assert generated.shape[0] == 2 and generated.shape[1] <= 7
     assert (generated[:, 0] == config["decoder_start_token_id"]).all()
+
+
+def test_seq2seq_objective_matches_the_model_loss(model):
+    from mlmkit.train.objectives import Seq2SeqObjective, build_objective
+
+    assert isinstance(build_objective(model), Seq2SeqObjective)
+    input_ids, decoder_input_ids = _inputs()
+    labels = decoder_input_ids.clone()
+    labels[1, 2:] = -100  # a shorter fragment in row 1
+    batch = {
+        "input_ids": input_ids,
+        "attention_mask": torch.ones_like(input_ids),
+        "decoder_input_ids": decoder_input_ids,
+        "decoder_attention_mask": (labels != -100).long(),
+        "decoder_position_ids": torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]),
+        "labels": labels,
+    }
+    outputs = build_objective(model).wrap(model)(**batch)
+    torch.testing.assert_close(outputs["loss"], model(**batch).loss)
+    assert outputs["row_count"].tolist() == [4, 2]
+    torch.testing.assert_close(outputs["row_loss_sum"].sum() / 6, outputs["loss"].detach())
+
+
+def test_realised_rate_counts_map_decoder_labels_to_encoder_positions():
+    from mlmkit.train.metrics import realised_rate_counts
+
+    batch = {
+        "input_ids": torch.tensor([[101, 103, 103, 7, 102, 0]]),  # [CLS] [MASK] [MASK] 7 [SEP] [PAD]
+        "attention_mask": torch.tensor([[1, 1, 1, 1, 1, 0]]),
+        "labels": torch.tensor([[5, 6, -100]]),
+        "decoder_position_ids": torch.tensor([[1, 2, 0]]),
+    }
+    labelled, maskable = realised_rate_counts(batch, torch.tensor([0, 101, 102, 103]))
+    assert (labelled.item(), maskable.item()) == (2.0, 3.0)
