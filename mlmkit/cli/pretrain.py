@@ -10,7 +10,9 @@ examples:
   mlmkit pretrain recipes/tiny-cpu.yaml train.max_steps=50 output_dir=/tmp/run
   mlmkit pretrain recipes/bert-base.yaml --dry-run
   mlmkit pretrain recipes/tiny-cpu.yaml --resume
-  accelerate launch --num_processes 2 --cpu -m mlmkit pretrain recipes/tiny-cpu.yaml
+  accelerate launch --num_processes 2 -m mlmkit pretrain recipes/tiny-cpu.yaml   (2 GPUs)
+  ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 -m mlmkit pretrain recipes/tiny-cpu.yaml
+      (2 CPU processes, gloo; accelerate runs `--cpu --num_processes 2` as one process without mpirun)
 
 Overrides are dotted paths into the recipe (sections tokenizer, data, model, collator, train, and
 output_dir), typed by the schema in mlmkit/config.py. Writes OUTPUT_DIR/config.yaml, metrics.jsonl,
@@ -44,8 +46,13 @@ def run(args: argparse.Namespace) -> int:
         for key, value in plan_run(config).items():
             print(f"{key}: {value}")
         return 0
+    from accelerate import PartialState
+
     from mlmkit.train import pretrain
 
-    final = pretrain(config, resume=True if args.resume else None)
-    print(f"final model: {final}")
+    result = pretrain(config, resume=True if args.resume else None)
+    state = PartialState()
+    # One line per process: under `accelerate launch` every process reports the loss it agreed on.
+    print(f"process {state.process_index}/{state.num_processes}: step {result.step}, loss {result.loss:.6f}, "
+          f"final model in {result.final_dir}", flush=True)
     return 0
