@@ -49,17 +49,41 @@ class DataConfig:
     cache_dir: str | None = None
 
 
+LATE_MASK_VARIANTS = ("self", "cross")
+
+
+@dataclass(frozen=True)
+class LateMaskConfig:
+    """3ML's late-[MASK] stage (papers.md §11; mlmkit.models.late_mask): the encoder never sees [MASK].
+
+    Attributes:
+        late_layers: k, the last layers that run with the [MASK]s (1 <= k <= num_hidden_layers;
+            3ML: 2 for base). The first N−k layers see only the unmasked tokens.
+        variant: "self" (3ML_self: late layers over the full rebuilt sequence) or "cross"
+            (3ML_cross: only the [MASK]s are queries, cross-attending to the encoder output).
+        keep_late_layers: keep the late layers in the saved fine-tuning encoder (default: drop
+            them, as the paper drops its decoder).
+    """
+
+    late_layers: int = 2
+    variant: str = "self"
+    keep_late_layers: bool = False
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """A `family` × `size` preset (mlmkit.models.factory.SIZES), with HF config fields in `config` on top.
 
     `path` continues pretraining from an existing checkpoint instead of building from the preset.
+    `late_mask` (BERT/RoBERTa only) trains the model as a 3ML late-mask encoder; the collator must then
+    use `output: late_mask`.
     """
 
     family: str = "bert"
     size: str = "tiny"
     config: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
+    late_mask: LateMaskConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -152,7 +176,31 @@ def config_from_dict(tree: dict[str, Any], source: str = "recipe") -> RunConfig:
         value = getattr(getattr(config, section), name)
         if value not in allowed:
             raise MlmkitError(f"{source}: {key}={value!r}, must be one of {list(allowed)}")
+    _check_late_mask(config, source)
     return config
+
+
+def _check_late_mask(config: RunConfig, source: str) -> None:
+    """The late-mask model and the late-mask collator output only make sense together."""
+    late_mask, output = config.model.late_mask, config.collator.options.get("output", "mlm")
+    if late_mask is None:
+        if output == "late_mask":
+            raise MlmkitError(
+                f"{source}: collator.options.output=late_mask needs a late-mask model; add model.late_mask "
+                "(e.g. late_mask: {late_layers: 2}) or drop the output option"
+            )
+        return
+    if output != "late_mask":
+        raise MlmkitError(
+            f"{source}: model.late_mask needs collator.options.output=late_mask (its encoder must not see "
+            f"[MASK]), got output={output!r}; set collator.options.output: late_mask"
+        )
+    if config.model.family not in ("bert", "roberta"):
+        raise MlmkitError(f"{source}: model.late_mask works with model.family bert or roberta, got {config.model.family!r}")
+    if late_mask.variant not in LATE_MASK_VARIANTS:
+        raise MlmkitError(f"{source}: model.late_mask.variant={late_mask.variant!r}, must be one of {list(LATE_MASK_VARIANTS)}")
+    if late_mask.late_layers < 1:
+        raise MlmkitError(f"{source}: model.late_mask.late_layers={late_mask.late_layers} must be at least 1 (3ML: 2)")
 
 
 def to_yaml(config: RunConfig) -> str:

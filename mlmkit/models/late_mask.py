@@ -26,7 +26,7 @@ the collator, because only the model knows RoBERTa's offset (ids start at paddin
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from mlmkit.config import LATE_MASK_VARIANTS, LateMaskConfig
 from mlmkit.errors import MlmkitError
 from mlmkit.masking.corruption import IGNORE_INDEX
 
@@ -43,36 +44,16 @@ _POSITIONS_AFTER_PADDING = {"bert": False, "roberta": True}
 LATE_MASK_FOLDER = "late_mask"
 _SETTINGS_FILE = "late_mask.json"
 _LATE_STAGE_FILE = "late_stage.safetensors"  # parameters outside the HF model: [MASK] vector, cross-attention
-VARIANTS = ("self", "cross")
-
-
-@dataclass(frozen=True)
-class LateMaskConfig:
-    """Settings of the late stage.
-
-    Attributes:
-        late_layers: k, the number of layers that run over the full sequence (3ML: "a few layers"
-            suffice; 2 for base). 1 <= k <= num_hidden_layers; k = N puts the [MASK]s back right
-            after the embeddings (then the model equals a standard MLM, see tests).
-        keep_late_layers: on `save_pretrained`, keep the late layers in the exported encoder
-            (N layers) instead of dropping them (N−k layers, the paper's choice).
-        variant: "self" (3ML_self: the late layers self-attend over the full rebuilt sequence) or
-            "cross" (3ML_cross: only the [MASK] slots are queries; each late layer self-attends
-            over the [MASK]s, then cross-attends to the encoder output through an added
-            cross-attention block, then runs its feed-forward part).
-    """
-
-    late_layers: int = 2
-    keep_late_layers: bool = False
-    variant: str = "self"
 
 
 class LateMaskForMaskedLM(nn.Module):
-    """A BERT/RoBERTa MLM whose first N−k layers never see [MASK] placeholders (3ML_self).
+    """A BERT/RoBERTa MLM whose first N−k layers never see [MASK] placeholders (3ML_self / 3ML_cross).
 
     Args:
         mlm: an HF `BertForMaskedLM` or `RobertaForMaskedLM` with N = num_hidden_layers layers.
-        settings: the late-stage settings.
+        settings: the late-stage settings (`mlmkit.config.LateMaskConfig`, a recipe's model.late_mask).
+        mask_token_id: start the learned [MASK] vector from this word embedding row; None draws it.
+        seed: seed of the new weights (the [MASK] vector when drawn, the cross-attention blocks).
     """
 
     def __init__(
@@ -304,25 +285,45 @@ class LateMaskForMaskedLM(nn.Module):
         (full / _SETTINGS_FILE).write_text(json.dumps(asdict(self.settings), indent=2) + "\n")
 
     @classmethod
-    def from_pretrained(cls, path: str | Path) -> LateMaskForMaskedLM:
-        """Reload a model written by `save_pretrained` (the folder or its `late_mask/` subfolder)."""
+    def from_pretrained(cls, path: str | Path, settings: LateMaskConfig | None = None) -> LateMaskForMaskedLM:
+        """Reload a model written by `save_pretrained` (the folder or its `late_mask/` subfolder).
+
+        Args:
+            path: the folder.
+            settings: the run's settings; late_layers and variant must match the saved model's
+                (they shape its parameters), keep_late_layers may differ. Default: the saved ones.
+        """
         from safetensors.torch import load_file
         from transformers import AutoModelForMaskedLM
 
         from mlmkit.models.loading import load_model
 
-        folder = Path(path)
-        full = folder if (folder / _SETTINGS_FILE).is_file() else folder / LATE_MASK_FOLDER
-        if not (full / _SETTINGS_FILE).is_file():
+        if not is_late_mask_folder(path):
             raise MlmkitError(
-                f"{str(folder)!r} holds no late-mask model (no {LATE_MASK_FOLDER}/{_SETTINGS_FILE}); "
+                f"{str(path)!r} holds no late-mask model (no {LATE_MASK_FOLDER}/{_SETTINGS_FILE}); "
                 "pass a folder written by LateMaskForMaskedLM.save_pretrained"
             )
-        settings = LateMaskConfig(**json.loads((full / _SETTINGS_FILE).read_text()))
-        model = cls(load_model(full, AutoModelForMaskedLM), settings)
+        full = _late_mask_folder(Path(path))
+        saved = LateMaskConfig(**json.loads((full / _SETTINGS_FILE).read_text()))
+        if settings is not None and (settings.late_layers, settings.variant) != (saved.late_layers, saved.variant):
+            raise MlmkitError(
+                f"{str(path)!r} was trained with late_layers={saved.late_layers}, variant={saved.variant!r}; "
+                f"got late_layers={settings.late_layers}, variant={settings.variant!r}. Set model.late_mask to the "
+                "saved values to continue it"
+            )
+        model = cls(load_model(full, AutoModelForMaskedLM), settings or saved)
         missing, unexpected = model.load_state_dict(load_file(str(full / _LATE_STAGE_FILE)), strict=False)
         assert not unexpected and all(name.startswith("mlm.") for name in missing), (missing, unexpected)
         return model
+
+
+def is_late_mask_folder(path: str | Path) -> bool:
+    """True for a folder written by `LateMaskForMaskedLM.save_pretrained` (or its `late_mask/` part)."""
+    return (_late_mask_folder(Path(path)) / _SETTINGS_FILE).is_file()
+
+
+def _late_mask_folder(folder: Path) -> Path:
+    return folder if (folder / _SETTINGS_FILE).is_file() else folder / LATE_MASK_FOLDER
 
 
 def _check_settings(config: Any, settings: LateMaskConfig) -> None:
@@ -337,8 +338,8 @@ def _check_settings(config: Any, settings: LateMaskConfig) -> None:
             f"late_layers={settings.late_layers} must be between 1 and num_hidden_layers={config.num_hidden_layers}; "
             "3ML uses 2 late layers for base models"
         )
-    if settings.variant not in VARIANTS:
-        raise MlmkitError(f"late-mask variant {settings.variant!r} is unknown; choose one of {list(VARIANTS)}")
+    if settings.variant not in LATE_MASK_VARIANTS:
+        raise MlmkitError(f"late-mask variant {settings.variant!r} is unknown; choose one of {list(LATE_MASK_VARIANTS)}")
 
 
 def _scatter_rows(values: torch.Tensor, index: torch.Tensor, width: int) -> torch.Tensor:

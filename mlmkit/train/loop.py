@@ -19,7 +19,7 @@ import torch
 from mlmkit.config import RunConfig, to_yaml
 from mlmkit.errors import MlmkitError
 from mlmkit.train import checkpoint
-from mlmkit.train.metrics import MetricsLog, realised_rate_counts
+from mlmkit.train.metrics import MetricsLog, batch_tokens, realised_rate_counts
 from mlmkit.train.objectives import build_objective
 from mlmkit.train.optim import build_lr_scheduler, build_optimizer
 from mlmkit.train.setup import RunParts, build_parts
@@ -194,7 +194,7 @@ class _Loop:
             with accelerator.autocast():
                 outputs = self.module(**batch)
             labelled, maskable = realised_rate_counts(batch, self.special_ids)
-            tokens = batch["attention_mask"].sum()
+            tokens = batch_tokens(batch)
             local = torch.stack([outputs["loss"].detach().float(), labelled, maskable, tokens.float()])
             loss, labelled, maskable, tokens = accelerator.reduce(local, "sum").tolist()
             loss /= accelerator.num_processes

@@ -66,6 +66,8 @@ def realised_rate_counts(batch: dict[str, torch.Tensor], special_ids: torch.Tens
     Maskable = real tokens that are not special; a labelled position counts as maskable even when the
     collator replaced it by [MASK] (itself a special id).
     """
+    if "masked_positions" in batch:
+        return _late_mask_counts(batch, special_ids)
     labelled = batch["labels"] != IGNORE_INDEX  # (B, T)
     real = batch["attention_mask"].bool()  # (B, T)
     if "decoder_position_ids" in batch:  # seq2seq (MASS): labels (B, L) sit at these encoder positions
@@ -73,6 +75,23 @@ def realised_rate_counts(batch: dict[str, torch.Tensor], special_ids: torch.Tens
         labelled = hits > 0  # (B, T)
     maskable = real & (labelled | ~torch.isin(batch["input_ids"], special_ids))
     return labelled.sum().float(), maskable.sum().float()
+
+
+def _late_mask_counts(batch: dict[str, torch.Tensor], special_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Late-mask (3ML) layout: [MASK] slots (B, M) are kept out of the encoder input (B, E)."""
+    masks = (batch["labels"] != IGNORE_INDEX).sum()
+    visible = batch["visible_labels"] != IGNORE_INDEX  # (B, E) selected but left in the encoder input
+    maskable = batch["attention_mask"].bool() & (visible | ~torch.isin(batch["input_ids"], special_ids))
+    return (masks + visible.sum()).float(), (masks + maskable.sum()).float()
+
+
+def batch_tokens(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Real tokens in a batch's blocks (throughput, token budgets): the attention mask's, plus the
+    late [MASK] slots that the late-mask layout keeps out of it."""
+    tokens = batch["attention_mask"].sum()
+    if "masked_positions" in batch:
+        tokens = tokens + (batch["masked_positions"] >= 0).sum()
+    return tokens
 
 
 @torch.no_grad()

@@ -129,8 +129,39 @@ class Seq2SeqObjective:
         return Seq2SeqLMModule(model)
 
 
-def build_objective(model: nn.Module, sparse: bool = True) -> MLMObjective | Seq2SeqObjective:
-    """The objective a model trains with: seq2seq for encoder-decoders (MASS), masked LM otherwise."""
+class LateMaskLMModule(nn.Module):
+    """Training view of a 3ML late-mask model (papers.md §11): the same loss and counts as `MaskedLMModule`.
+
+    Targets are the late [MASK] slots (B, M) plus any selected tokens left visible in the encoder
+    input (B, E); the model computes the head at those N targets only, so it is always sparse.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, labels: torch.Tensor, **batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Loss and per-row sums (see `label_statistics`) of a late-mask batch (`mlmkit.masking.late_mask_output`)."""
+        logits, targets, selected = self.model.target_logits(labels=labels, **batch)  # (N, V), (N,), (B, M + E)
+        return label_statistics(logits, targets, selected)
+
+
+@dataclass(frozen=True)
+class LateMaskObjective:
+    """Masked-LM cross-entropy of a late-mask model at its [MASK] slots (and visible targets)."""
+
+    def wrap(self, model: nn.Module) -> LateMaskLMModule:
+        """The module the loop trains; `module.model` is the late-mask model (its save_pretrained exports the encoder)."""
+        return LateMaskLMModule(model)
+
+
+def build_objective(model: nn.Module, sparse: bool = True) -> MLMObjective | Seq2SeqObjective | LateMaskObjective:
+    """The objective a model trains with: seq2seq for encoder-decoders (MASS), late-mask for 3ML
+    models (always sparse), masked LM otherwise."""
+    from mlmkit.models.late_mask import LateMaskForMaskedLM
+
+    if isinstance(model, LateMaskForMaskedLM):
+        return LateMaskObjective()
     if getattr(model.config, "is_encoder_decoder", False):
         return Seq2SeqObjective()
     return MLMObjective(sparse=sparse)

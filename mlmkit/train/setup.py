@@ -75,7 +75,24 @@ def build_parts(config: RunConfig, accelerator: Any) -> RunParts:
 
 
 def build_masked_lm(config: RunConfig, tokenizer: Any) -> torch.nn.Module:
-    """The model: continued from model.path, or new from family × size (+ model.config fields)."""
+    """The model: continued from model.path, or new from family × size (+ model.config fields).
+
+    With model.late_mask the standard model is wrapped as a 3ML late-mask model, or a late-mask
+    checkpoint (a folder with `late_mask/`) is continued as one.
+    """
+    late_mask = config.model.late_mask
+    if late_mask is None:
+        return _standard_masked_lm(config, tokenizer)
+    from mlmkit.models.late_mask import LateMaskForMaskedLM, is_late_mask_folder
+
+    if config.model.path and is_late_mask_folder(config.model.path):
+        model = LateMaskForMaskedLM.from_pretrained(config.model.path, settings=late_mask)
+        check_compatible(model.config, tokenizer, config.data.seq_len, model.config.model_type)
+        return model
+    return LateMaskForMaskedLM(_standard_masked_lm(config, tokenizer), late_mask, tokenizer.mask_token_id, config.train.seed)
+
+
+def _standard_masked_lm(config: RunConfig, tokenizer: Any) -> torch.nn.Module:
     if config.model.path:
         from transformers import AutoModelForMaskedLM
 

@@ -8,7 +8,8 @@ from transformers import BertConfig, BertForMaskedLM
 
 from mlmkit.collators import build_collator
 from mlmkit.masking.late_mask_output import to_late_mask
-from mlmkit.models.late_mask import LateMaskConfig, LateMaskForMaskedLM
+from mlmkit.config import LateMaskConfig
+from mlmkit.models.late_mask import LateMaskForMaskedLM
 from mlmkit.models.loading import load_tokenizer
 
 TEXT = (

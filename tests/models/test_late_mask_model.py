@@ -13,7 +13,8 @@ from transformers import (
 )
 
 from mlmkit.errors import MlmkitError
-from mlmkit.models.late_mask import LateMaskConfig, LateMaskForMaskedLM
+from mlmkit.config import LateMaskConfig
+from mlmkit.models.late_mask import LateMaskForMaskedLM
 
 MASK_ID = 4
 VOCAB = 60
