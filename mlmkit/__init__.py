@@ -11,6 +11,8 @@ _LAZY = {
     "build_collator": "mlmkit.collators",
     "MaskingScheduleCallback": "mlmkit.trainer_callback",
     "MaskedLossFeedback": "mlmkit.trainer_callback",
+    "load_recipe": "mlmkit.config",
+    "pretrain": "mlmkit.train.loop",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -31,7 +31,8 @@ def resolve_tokenizer(config: RunConfig, output_dir: Path) -> Any:
         return load_mlm_tokenizer(folder)
     section = config.tokenizer
     files = list(section.corpus) or corpus_files(config)
-    return train_tokenizer(files, section.kind, section.vocab_size, folder, lowercase=section.lowercase, overwrite=True)
+    train_tokenizer(files, section.kind, section.vocab_size, folder, lowercase=section.lowercase, overwrite=True)
+    return load_mlm_tokenizer(folder)
 
 
 def resolve_datasets(config: RunConfig, tokenizer: Any, output_dir: Path) -> tuple[Any, Any]:
