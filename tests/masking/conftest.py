@@ -1,34 +1,10 @@
-"""Fixtures for the masking tests: small synthetic tokenizers and real-text features."""
+"""Fixtures for the masking tests: the real MiniLM tokenizer and real-text features."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
-
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-
-@lru_cache(maxsize=None)
-def wordpiece_tokenizer(num_words: int):
-    """A WordPiece tokenizer with specials, `num_words` words, as many "##" pieces and two [unusedN] ids."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    words = [f"w{i}" for i in range(num_words)]
-    pieces = [f"##p{i}" for i in range(num_words)]
-    vocab = {token: i for i, token in enumerate(SPECIALS + ["[unused0]", "[unused1]"] + words + pieces)}
-    backend = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
-    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-    )
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import torch
+from masking_helpers import wordpiece_tokenizer
 
 from mlmkit import build_collator
 from mlmkit.collators import MaskingCollator
@@ -12,35 +15,58 @@ from mlmkit.errors import MlmkitError
 NAMES = ["random", "whole_word", "span"]
 
 
-@pytest.fixture(scope="module")
-def tiny_bert(minilm_tokenizer):
-    from transformers import BertConfig
+@pytest.fixture
+def one_thread():
+    """One torch thread: on a busy shared CPU, intra-op threads of a tiny model mostly wait for each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
-    return BertConfig(
-        vocab_size=len(minilm_tokenizer),
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
+
+def synthetic_features(tokenizer, rows: int, seed: int = 0) -> list[dict]:
+    """`data prepare`-style rows over the small WordPiece vocabulary: words of 1-3 pieces in [CLS] ... [SEP]."""
+    rng = random.Random(seed)
+    vocab = tokenizer.get_vocab()
+    words = [i for token, i in vocab.items() if token.startswith("w")]
+    pieces = [i for token, i in vocab.items() if token.startswith("##")]
+    features = []
+    for _ in range(rows):
+        ids, word_ids = [tokenizer.cls_token_id], [-1]
+        for word in range(rng.randint(5, 30)):
+            for piece in range(rng.randint(1, 3)):
+                ids.append(rng.choice(pieces) if piece else rng.choice(words))
+                word_ids.append(word)
+        ids.append(tokenizer.sep_token_id)
+        word_ids.append(-1)
+        special = [int(w < 0) for w in word_ids]
+        features.append({"input_ids": ids, "attention_mask": [1] * len(ids), "special_tokens_mask": special, "word_ids": word_ids})
+    return features
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_trainer_three_steps_with_default_remove_unused_columns(name, tiny_bert, minilm_tokenizer, wiki_features, tmp_path):
-    """Trainer drops word_ids/special_tokens_mask (not in forward): the collator derives them, no IndexError."""
-    from datasets import Dataset
-    from transformers import BertForMaskedLM, Trainer, TrainingArguments
+def test_trainer_three_steps_with_default_remove_unused_columns(name, tmp_path, one_thread):
+    """Trainer drops word_ids/special_tokens_mask (not in forward): the collator derives them, no IndexError.
 
+    A small vocabulary keeps the model tiny; the real WordPiece vocabulary is covered by the statistics tests.
+    """
+    from datasets import Dataset
+    from transformers import BertConfig, BertForMaskedLM, Trainer, TrainingArguments
+
+    tokenizer = wordpiece_tokenizer(50)
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128,
+    )
     torch.manual_seed(0)  # model init only; the collator has its own generators
-    model = BertForMaskedLM(tiny_bert)
-    dataset = Dataset.from_list(wiki_features[:24])
+    model = BertForMaskedLM(config)
+    dataset = Dataset.from_list(synthetic_features(tokenizer, 24))
     args = TrainingArguments(
         output_dir=str(tmp_path), max_steps=3, per_device_train_batch_size=8, report_to=[], use_cpu=True,
         save_strategy="no", logging_steps=1, disable_tqdm=True,
     )
     assert args.remove_unused_columns is True
-    collator = build_collator(name, minilm_tokenizer)
+    collator = build_collator(name, tokenizer)
     seen_keys = set()
 
     def recording_collator(features):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 
 import torch
-from conftest import wordpiece_tokenizer
+from masking_helpers import wordpiece_tokenizer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
