@@ -136,7 +136,9 @@ class MaskingCollator:
         """The generator of the next batch this copy of the collator produces.
 
         DataLoader workers take batches round-robin, so worker w's k-th batch is global batch
-        start_batch + w + num_workers × k, whatever num_workers is.
+        start_batch + w + num_workers × k, whatever num_workers is. With `persistent_workers=True` the
+        workers keep their copies across epochs, so `set_epoch` does not reach them: masks still differ
+        between epochs and are reproducible, but are not the ones num_workers=0 gives.
         """
         info = torch.utils.data.get_worker_info()
         worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)

@@ -136,3 +136,19 @@ def test_build_collator_routes_options(minilm_tokenizer):
 def test_build_collator_errors_say_what_to_fix(name, options, message, minilm_tokenizer):
     with pytest.raises(MlmkitError, match=message):
         build_collator(name, minilm_tokenizer, **options)
+
+
+@pytest.mark.parametrize("as_tensors", [False, True])
+def test_pre_padded_rows_and_tensor_features(as_tensors, minilm_tokenizer):
+    """Rows padded before collation (attention_mask 0) and rows given as tensors (datasets' torch format)."""
+    encoded = minilm_tokenizer(["a short one", "a somewhat longer second sentence here"], padding=True)
+    features = [{key: encoded[key][i] for key in ("input_ids", "attention_mask")} for i in range(2)]
+    if as_tensors:
+        features = [{key: torch.tensor(value) for key, value in feature.items()} for feature in features]
+    out = build_collator("whole_word", minilm_tokenizer, mlm_probability=1.0)(features)
+    expected_mask = torch.tensor(encoded["attention_mask"])
+    assert torch.equal(out["attention_mask"], expected_mask)
+    picked = out["labels"] != -100
+    assert not bool(picked[expected_mask == 0].any())
+    specials = torch.isin(torch.tensor(encoded["input_ids"]), torch.tensor(minilm_tokenizer.all_special_ids))
+    assert torch.equal(picked, expected_mask.bool() & ~specials)  # rate 1.0: every real, non-special token
