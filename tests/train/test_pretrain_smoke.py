@@ -50,3 +50,20 @@ def test_metrics_rows_have_the_documented_fields(write_recipe, tmp_path: Path) -
     (final,) = eval_rows
     assert final["step"] == 4 and 0.0 <= final["eval_accuracy"] <= 1.0 and final["eval_tokens"] > 0
     assert (out / "config.yaml").is_file() and (out / "final" / "config.json").is_file()
+
+
+def test_a_recipe_can_train_its_tokenizer_and_prepare_its_data(small_corpus: Path, tmp_path: Path) -> None:
+    from mlmkit.config import config_from_dict
+
+    out = tmp_path / "run"
+    config = config_from_dict({
+        "tokenizer": {"kind": "bpe", "vocab_size": 600},
+        "data": {"corpus": [str(small_corpus)], "seq_len": 32, "eval_fraction": 0.1, "max_eval_blocks": 16},
+        "model": {"family": "roberta", "size": "tiny", "config": {"num_hidden_layers": 1}},
+        "train": {"max_steps": 2, "batch_size": 4, "eval_every": 2, "save_every": 2},
+        "output_dir": str(out),
+    })
+    result = pretrain(config)
+    assert result.step == 2 and len(result.model.get_input_embeddings().weight) == 600
+    assert (out / "tokenizer" / "tokenizer.json").is_file() and (out / "data").is_dir()
+    assert (out / "final" / "tokenizer.json").is_file() and result.eval["eval_tokens"] > 0
