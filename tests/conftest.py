@@ -89,9 +89,9 @@ def informed_stats(minilm_path: Path, shared_data: Path, tmp_path_factory: pytes
 
 
 @pytest.fixture(scope="session")
-def masked_share():
-    """`masked_share(collator, features, passes=1)` -> FloatTensor (V,): the share of each token id's occurrences
-    that the collator selected over `passes` epochs of batches of 32 (NaN for ids that do not occur)."""
+def mask_counts():
+    """`mask_counts(collator, features, passes=1)` -> (selected, seen) FloatTensors (V,): how often each token id
+    was selected for prediction, and how often it occurred, over `passes` epochs of batches of 32."""
     import torch
 
     def measure(collator, features: list[dict], passes: int = 1):
@@ -105,6 +105,18 @@ def masked_share():
                 original = torch.where(labels != -100, labels, batch["input_ids"])
                 seen += torch.bincount(original[valid], minlength=size).float()
                 selected += torch.bincount(labels[labels != -100], minlength=size).float()
-        return selected / seen
+        return selected, seen
 
     return measure
+
+
+@pytest.fixture()
+def one_torch_thread():
+    """Run a test with one intra-op torch thread: on this shared 2-core machine, many small tensor ops are up to
+    20x slower with two threads under load (thread hand-off), and single-threaded results are identical."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -122,16 +122,12 @@ class InformaskMasker:
     ) -> torch.Tensor:
         """The best of `candidates` uniform masks per row by informative relevance. BoolTensor (B, T)."""
         pmi = self.neighbour_pmi(input_ids, maskable)  # (B, T, window), computed once for all candidates
-        length = input_ids.shape[1]
-        best = torch.zeros_like(maskable)
-        best_score = torch.full((input_ids.shape[0],), -torch.inf)
-        for _ in range(self.candidates):
-            mask = select_units(unit_ids, budget, generator)
-            score = torch.zeros(input_ids.shape[0])
-            for distance in range(1, min(self.window, length - 1) + 1):
-                differs = (mask[:, :-distance] != mask[:, distance:]).float()  # one masked, the other visible
-                score += (pmi[:, :-distance, distance - 1] * differs).sum(dim=1)
-            better = score > best_score
-            best = torch.where(better.unsqueeze(1), mask, best)
-            best_score = torch.where(better, score, best_score)
-        return best
+        batch, length = input_ids.shape
+        count = self.candidates
+        masks = select_units(unit_ids.repeat(count, 1), budget.repeat(count), generator).view(count, batch, length)
+        score = torch.zeros(count, batch)
+        for distance in range(1, min(self.window, length - 1) + 1):
+            differs = masks[:, :, :-distance] != masks[:, :, distance:]  # one masked, the other visible
+            score += (pmi[:, :-distance, distance - 1] * differs).sum(dim=2)
+        best = score.argmax(dim=0)  # (B,)
+        return masks[best, torch.arange(batch)]

@@ -7,10 +7,15 @@ code that computes it (its issue #1), so this follows the paper's description, w
    line, or a run between special tokens) is counted once; unigram counts alongside.
 2. Token–token PMI(x, y) = log c(x, y) / E[c(x, y)], where E[c(x, y)] = k · N_pairs · p(x) · p(y) is the
    count expected if x and y were independent (k = 2 for x != y, whose two orders share one key; 1 for
-   x = y). Pairs seen fewer than `min_pair_count` times are too noisy and count as PMI 0.
+   x = y).
 3. Informative relevance of a token type v: the mean, over v's occurrences, of the summed PMI between v
    and its window neighbours — "a masked token should be predictable from its visible context" — which
-   equals Σ_u c(v, u) · PMI(v, u) / c(v), so it needs no second pass over the corpus.
+   equals Σ_u c(v, u) · PMI(v, u) / c(v), so it needs no second pass over the corpus. Every pair counts
+   here: a stop-word's PMI with its neighbours averages near 0, a rare content word's is high (it is
+   informative), and single noisy pairs average out over a type's occurrences.
+   The pair table stored for sample-and-score keeps only pairs seen `min_pair_count` times or more (at
+   most `max_pairs`, the most frequent): there one pair's PMI decides between two masks, so it must be
+   reliable; pairs outside the table count as PMI 0.
 4. Token-specific masking rates (the paper's one-off preprocessing): rate(v) ∝ (1 - uniform_mix) ·
    relevance⁺(v) / mean + uniform_mix, capped at `max_rate`, then scaled so that the corpus-level expected
    rate (over token occurrences) equals `mlm_probability`. Tokens never seen get `mlm_probability`.
@@ -125,14 +130,14 @@ def build_informask_stats(tokenizer: Any, corpus: Any, out: str | Path, num_proc
     config = InformaskOptions(**options)
     unigrams, counter = count_cooccurrences(tokenizer, corpus, config, num_proc)
     keys, counts, _ = counter.result()
-    keep = counts >= max(config.min_pair_count, counter.pruned_below + 1)
-    keys, counts = keys[keep], counts[keep]
-    if len(keys) > config.max_pairs:
-        top = np.sort(np.argpartition(-counts, config.max_pairs)[: config.max_pairs])
-        keys, counts = keys[top], counts[top]
     pmi = pair_pmi(unigrams, keys, counts, counter.total)
     relevance = informative_relevance(unigrams, keys, counts, pmi)
     rates = token_rates(unigrams, relevance, config)
+    keep = counts >= max(config.min_pair_count, counter.pruned_below + 1)
+    keys, counts, pmi = keys[keep], counts[keep], pmi[keep]
+    if len(keys) > config.max_pairs:
+        top = np.sort(np.argpartition(-counts, config.max_pairs)[: config.max_pairs])
+        keys, pmi = keys[top], pmi[top]
     tensors = {
         "rates": torch.from_numpy(rates.astype(np.float32)),
         "relevance": torch.from_numpy(relevance.astype(np.float32)),

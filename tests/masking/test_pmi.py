@@ -11,6 +11,8 @@ from mlmkit.masking.selection import token_budget
 from mlmkit.masking.units import normalize_word_ids
 from mlmkit.stats.pmi import phrase_hash
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def unit_texts(tokenizer, masker, text: str, seed: int = 0) -> list[str]:
     """The units `masker` makes of `text`, as strings."""
