@@ -118,3 +118,19 @@ def test_span_lengths_follow_truncated_geometric():
     chosen_units = unit_ids[selected].unique()
     chosen = unit_lengths(unit_ids)[0].index_select(0, chosen_units[chosen_units < unit_ids[0].max()])
     assert abs(chosen.double().mean().item() - exact_mean) < 0.2
+
+
+def test_whole_word_per_piece_corruption_option(minilm_tokenizer, wiki_features):
+    """corrupt_per_unit=False is Google's per-piece 80/10/10: some masked words get mixed treatment."""
+    collator = build_collator("whole_word", minilm_tokenizer, mlm_probability=0.5, corrupt_per_unit=False, seed=2)
+    batch = collator(wiki_features[:200])
+    mixed = 0
+    for row in range(batch["labels"].shape[0]):
+        words = wiki_features[row]["word_ids"]
+        is_mask = (batch["input_ids"][row] == minilm_tokenizer.mask_token_id).tolist()
+        picked = (batch["labels"][row] != -100).tolist()
+        for position in range(1, len(words)):
+            same_word = words[position] == words[position - 1] >= 0
+            if same_word and picked[position] and is_mask[position] != is_mask[position - 1]:
+                mixed += 1
+    assert mixed > 50  # per word this count is 0 (test above); per piece about 2·0.8·0.2 of masked piece pairs
