@@ -1,16 +1,31 @@
-"""Benchmark: training-step throughput of the dense vs the sparse MLM head (mlmkit.train.objectives).
+"""Benchmark: training-step FLOPs and throughput of the dense and sparse MLM heads and of 3ML late-mask.
 
-One full step (forward, backward, AdamW step) of a BertForMaskedLM preset from mlmkit.models.factory,
-with the real BERT vocabulary size (30,522 ids: the projection to the vocabulary is what the sparse
-head saves) on a batch whose labels sit at exactly round(masking_rate x length) random positions per
-row. Token identities do not change the cost, so ids are drawn from a seeded generator.
-The variants run in the same process, interleaved round by round, so load from other processes hits
-them alike; the ratio to the dense head of the same run is what to compare (STYLE §3.8).
+One full step (forward, backward, AdamW step) of a BERT or RoBERTa masked-LM preset from
+mlmkit.models.factory, with the family's real vocabulary size (BERT 30,522, RoBERTa 50,265 ids: the
+projection to the vocabulary is what the sparse head saves) on a batch whose labels sit at exactly
+round(masking_rate x length) random positions per row. Token identities do not change the cost, so ids
+are drawn from a seeded generator. Variants (mlmkit.train.objectives):
+- dense:     the head projects every position (HF's BertForMaskedLM / RobertaForMaskedLM);
+- sparse:    the body runs on every position, the head only at labelled ones;
+- late_mask: 3ML (papers.md §11, mlmkit.models.late_mask): the first N−k layers run on the unmasked
+             tokens only, the k late layers over the full length, the head at labelled positions;
+             the batch is the late-mask collator layout of the same labels.
+A case is a variant at a masking rate (`--cases`, default the 3ML comparison of issue 8).
+
+FLOPs per step come from torch.utils.flop_counter.FlopCounterMode over the first (untimed) step of
+each case: exact and machine-independent (matmuls and attention; AdamW's elementwise work is not
+counted). Attention runs "eager" by default because CPU SDPA kernels have no FLOP formula (their
+attention FLOPs would be missed); pass --attn sdpa for timings with SDPA (FLOPs then omit attention on CPU).
+The cases run in the same process, interleaved round by round, so load from other processes hits
+them alike; ratios to the baseline case (the first dense one) of the same run are what to compare
+(STYLE §3.8).
 
 Run:  python benchmarks/train_step.py                          (writes benchmarks/results/train_step.md)
-      python benchmarks/train_step.py --sizes mini,small --seq-lens 128,512 --json rows.jsonl
-Add a variant: one entry in VARIANTS (a function building the training module from the HF model);
-add a column: one key in the row dict of `measure` (the JSON rows carry every key).
+      python benchmarks/train_step.py --family roberta --sizes small,base --seq-lens 128,512 \
+          --tokens-per-step 1024 --rounds 1 --json rows.json   (the issue-8 table; slow on a CPU)
+Add a variant: one entry in VARIANTS (a function building the training module from the HF model) and,
+if it needs another batch layout, one in LAYOUTS; add a column: one key in the row dict of `measure`
+(the JSON rows carry every key).
 """
 
 from __future__ import annotations
@@ -21,29 +36,64 @@ import platform
 import statistics
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from mlmkit.config import LateMaskConfig
+from mlmkit.masking.late_mask_output import to_late_mask
 from mlmkit.models.factory import SIZES
-from mlmkit.train.objectives import MLMObjective
+from mlmkit.models.late_mask import LateMaskForMaskedLM
+from mlmkit.train.objectives import LateMaskObjective, MLMObjective
 
 REPO = Path(__file__).resolve().parents[1]
-VOCAB_SIZE = 30522  # BERT's uncased WordPiece
+DEFAULT_CASES = "dense@0.15,sparse@0.15,dense@0.5,sparse@0.5,late_mask@0.5"
 
-# Variant name -> builder of the module the loop trains, from a fresh HF masked-LM model.
-VARIANTS: dict[str, Callable[[torch.nn.Module], torch.nn.Module]] = {
-    "dense": lambda model: MLMObjective(sparse=False).wrap(model),
-    "sparse": lambda model: MLMObjective(sparse=True).wrap(model),
+
+@dataclass(frozen=True)
+class Family:
+    """What the benchmark needs of a model family: its HF classes' config and its special ids."""
+
+    vocab_size: int
+    cls_id: int
+    sep_id: int
+    mask_id: int
+    pad_id: int
+    config: dict[str, Any]
+
+
+FAMILIES = {
+    "bert": Family(30522, 101, 102, 103, 0, {"model_type": "bert", "max_position_embeddings": 512}),  # uncased WordPiece
+    "roberta": Family(50265, 0, 2, 50264, 1, {"model_type": "roberta", "max_position_embeddings": 514, "type_vocab_size": 1}),
+}
+
+# Variant name -> builder of the module the loop trains, from a fresh HF masked-LM model and the late-layer count.
+VARIANTS: dict[str, Callable[[torch.nn.Module, int], torch.nn.Module]] = {
+    "dense": lambda model, late_layers: MLMObjective(sparse=False).wrap(model),
+    "sparse": lambda model, late_layers: MLMObjective(sparse=True).wrap(model),
+    "late_mask": lambda model, late_layers: LateMaskObjective().wrap(LateMaskForMaskedLM(model, LateMaskConfig(late_layers))),
 }
 
 
-def make_batch(batch_size: int, seq_len: int, masking_rate: float, seed: int) -> dict[str, torch.Tensor]:
+def late_mask_layout(batch: dict[str, torch.Tensor], family: Family) -> dict[str, torch.Tensor]:
+    """The late-mask collator's layout of the same labels: labelled positions become late [MASK] slots."""
+    corrupted = batch["input_ids"].masked_fill(batch["labels"] != -100, family.mask_id)
+    return to_late_mask(corrupted, batch["labels"], batch["attention_mask"], family.mask_id, family.pad_id)
+
+
+# Variant name -> how its batch differs from the in-place MLM batch of `make_batch`.
+LAYOUTS: dict[str, Callable[[dict[str, torch.Tensor], Family], dict[str, torch.Tensor]]] = {
+    "late_mask": late_mask_layout,
+}
+
+
+def make_batch(batch_size: int, seq_len: int, masking_rate: float, seed: int, family: Family) -> dict[str, torch.Tensor]:
     """Random ids with [CLS]/[SEP] at the ends and exactly round(rate x maskable) labels per row."""
     generator = torch.Generator().manual_seed(seed)
-    input_ids = torch.randint(1000, VOCAB_SIZE, (batch_size, seq_len), generator=generator)  # (B, T)
-    input_ids[:, 0], input_ids[:, -1] = 101, 102
+    input_ids = torch.randint(1000, family.vocab_size, (batch_size, seq_len), generator=generator)  # (B, T)
+    input_ids[:, 0], input_ids[:, -1] = family.cls_id, family.sep_id
     scores = torch.rand(batch_size, seq_len, generator=generator)
     scores[:, [0, -1]] = 2.0  # never pick the specials
     count = max(1, round(masking_rate * (seq_len - 2)))
@@ -52,14 +102,37 @@ def make_batch(batch_size: int, seq_len: int, masking_rate: float, seed: int) ->
     return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": labels}
 
 
-def build(variant: str, size: str, seq_len: int, seed: int) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
-    from transformers import BertConfig, BertForMaskedLM
+@dataclass(frozen=True)
+class Setting:
+    """What every case of one run shares."""
 
-    config = BertConfig(vocab_size=VOCAB_SIZE, max_position_embeddings=max(512, seq_len), **SIZES[size])
+    family: str
+    size: str
+    seq_len: int
+    batch_size: int
+    late_layers: int
+    attn: str
+
+
+def build(variant: str, setting: Setting, seed: int) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    from transformers import AutoConfig, AutoModelForMaskedLM
+
+    family = FAMILIES[setting.family]
+    fields = {**family.config, "pad_token_id": family.pad_id, "attn_implementation": setting.attn}
+    config = AutoConfig.for_model(vocab_size=family.vocab_size, **fields, **SIZES[setting.size])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        module = VARIANTS[variant](BertForMaskedLM(config))
+        module = VARIANTS[variant](AutoModelForMaskedLM.from_config(config), setting.late_layers)
     return module, torch.optim.AdamW(module.parameters(), lr=1e-4)
+
+
+def count_flops(module: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor]) -> int:
+    """FLOPs of one training step (forward + backward; AdamW adds no counted op)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step(module, optimizer, batch)
+    return counter.get_total_flops()
 
 
 def step(module: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor]) -> float:
@@ -70,31 +143,54 @@ def step(module: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict[
     return time.perf_counter() - start
 
 
-def measure(size: str, seq_len: int, batch_size: int, masking_rate: float, rounds: int, warmup: int) -> list[dict[str, Any]]:
-    """Interleaved rounds of every variant on the same batch; one row per variant."""
-    batch = make_batch(batch_size, seq_len, masking_rate, seed=0)
-    runs = {name: build(name, size, seq_len, seed=0) for name in VARIANTS}
-    times: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    for round_index in range(warmup + rounds):
-        for name, (module, optimizer) in runs.items():
-            elapsed = step(module, optimizer, batch)
-            if round_index >= warmup:
-                times[name].append(elapsed)
-    tokens = batch_size * seq_len
-    labelled = int((batch["labels"] != -100).sum())
+def measure(setting: Setting, cases: list[tuple[str, float]], rounds: int, warmup: int) -> list[dict[str, Any]]:
+    """Count each case's FLOPs in its first step, then time interleaved rounds; one row per case."""
+    family = FAMILIES[setting.family]
+    batches, runs, flops = {}, {}, {}
+    for variant, rate in cases:
+        batch = make_batch(setting.batch_size, setting.seq_len, rate, seed=0, family=family)
+        layout = LAYOUTS.get(variant)
+        batches[variant, rate] = layout(batch, family) if layout else batch
+        runs[variant, rate] = build(variant, setting, seed=0)
+        flops[variant, rate] = count_flops(*runs[variant, rate], batches[variant, rate])
+    times: dict[tuple[str, float], list[float]] = {case: [] for case in runs}
+    for round_index in range(max(warmup - 1, 0) + rounds):  # the counted step was the first warm-up
+        for case, (module, optimizer) in runs.items():
+            elapsed = step(module, optimizer, batches[case])
+            if round_index >= warmup - 1:
+                times[case].append(elapsed)
+    tokens = setting.batch_size * setting.seq_len
     rows = []
-    for name, seconds in times.items():
+    for (variant, rate), seconds in times.items():
         median = statistics.median(seconds)
         quantiles = statistics.quantiles(seconds, n=10) if len(seconds) > 1 else [median] * 9
         rows.append({
-            "variant": name, "size": size, "seq_len": seq_len, "batch_size": batch_size,
-            "masking_rate": labelled / (batch_size * (seq_len - 2)), "tokens_per_s": tokens / median,
+            "variant": variant, "family": setting.family, "size": setting.size, "seq_len": setting.seq_len,
+            "batch_size": setting.batch_size, "masking_rate": rate,
+            "late_layers": setting.late_layers if variant == "late_mask" else None, "attn": setting.attn,
+            "flops_per_step": flops[variant, rate], "tokens_per_s": tokens / median,
             "step_s_median": median, "step_s_p10": quantiles[0], "step_s_p90": quantiles[-1], "n": len(seconds),
         })
-    dense = next(row for row in rows if row["variant"] == "dense")["tokens_per_s"]
+    baseline = next((row for row in rows if row["variant"] == "dense"), rows[0])
     for row in rows:
-        row["ratio_to_dense"] = row["tokens_per_s"] / dense
+        row["baseline"] = f"{baseline['variant']}@{baseline['masking_rate']:g}"
+        row["ratio_to_dense"] = row["tokens_per_s"] / baseline["tokens_per_s"]
+        row["flops_ratio_to_dense"] = row["flops_per_step"] / baseline["flops_per_step"]
     return rows
+
+
+def target_lines(rows: list[dict[str, Any]], limit: float = 0.70) -> list[str]:
+    """Issue 8's target: late-mask at 50% needs <= 70% of the FLOPs of a dense 15% step at base size."""
+    lines = []
+    for row in rows:
+        if row["variant"] == "late_mask" and row["size"] == "base" and row["baseline"] == "dense@0.15":
+            verdict = "meets" if row["flops_ratio_to_dense"] <= limit else "MISSES"
+            lines.append(
+                f"{row['family']}-base, length {row['seq_len']}: late-mask at {row['masking_rate']:.0%} needs "
+                f"{row['flops_ratio_to_dense']:.1%} of the FLOPs of dense 15% ({verdict} the <= {limit:.0%} target); "
+                f"its step time is {1 / row['ratio_to_dense']:.1%} of dense 15%"
+            )
+    return lines
 
 
 def environment(threads: int) -> dict[str, Any]:
@@ -108,47 +204,68 @@ def environment(threads: int) -> dict[str, Any]:
 
 def markdown(rows: list[dict[str, Any]], env: dict[str, Any]) -> str:
     lines = [
-        "# Training step: dense vs sparse MLM head",
+        "# Training step: dense vs sparse MLM head vs 3ML late-mask",
         "",
         f"`python benchmarks/train_step.py` on {env['device']}, {env['threads']} torch thread(s), torch {env['torch']}, "
-        f"transformers {env['transformers']}, git {env['git_sha']}. BertForMaskedLM presets, vocabulary {VOCAB_SIZE}; "
-        "one step = forward + backward + AdamW; median of interleaved rounds.",
+        f"transformers {env['transformers']}, git {env['git_sha']}. Masked-LM presets with the family's vocabulary; "
+        "one step = forward + backward + AdamW; FLOPs counted by FlopCounterMode; median of interleaved rounds; "
+        "ratios to the dense step of the same run (baseline column).",
         "",
-        "| size | seq_len | batch | masking rate | variant | tokens/s | step s (p10–p90) | ratio to dense |",
-        "|---|---|---|---|---|---|---|---|",
+        "| family | size | seq_len | batch | masking | variant | GFLOPs/step | FLOPs vs baseline | tokens/s "
+        "| step s (p10–p90) | tokens/s vs baseline | baseline |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
+        variant = row["variant"] + (f" (k={row['late_layers']})" if row["late_layers"] else "")
         lines.append(
-            f"| {row['size']} | {row['seq_len']} | {row['batch_size']} | {row['masking_rate']:.3f} | {row['variant']} | "
-            f"{row['tokens_per_s']:.0f} | {row['step_s_median']:.3f} ({row['step_s_p10']:.3f}–{row['step_s_p90']:.3f}) | "
-            f"{row['ratio_to_dense']:.2f}× |"
+            f"| {row['family']} | {row['size']} | {row['seq_len']} | {row['batch_size']} | {row['masking_rate']:.0%} | "
+            f"{variant} | {row['flops_per_step'] / 1e9:.1f} | {row['flops_ratio_to_dense']:.3f} | {row['tokens_per_s']:.0f} | "
+            f"{row['step_s_median']:.3f} ({row['step_s_p10']:.3f}–{row['step_s_p90']:.3f}) | {row['ratio_to_dense']:.2f}× | "
+            f"{row['baseline']} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + [""] + target_lines(rows)) + "\n"
+
+
+def parse_cases(text: str) -> list[tuple[str, float]]:
+    """"dense@0.15,late_mask@0.5" -> [("dense", 0.15), ("late_mask", 0.5)]."""
+    cases = []
+    for item in text.split(","):
+        variant, _, rate = item.partition("@")
+        if variant not in VARIANTS or not rate:
+            raise SystemExit(f"--cases item {item!r} must be VARIANT@RATE with VARIANT in {sorted(VARIANTS)}")
+        cases.append((variant, float(rate)))
+    return cases
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--family", default="bert", choices=sorted(FAMILIES))
     parser.add_argument("--sizes", default="mini", help="comma-separated presets of mlmkit.models.factory.SIZES")
     parser.add_argument("--seq-lens", default="128", help="comma-separated sequence lengths")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--masking-rate", type=float, default=0.15)
+    parser.add_argument("--tokens-per-step", type=int, help="batch = this // seq_len (same tokens at every length)")
+    parser.add_argument("--cases", type=parse_cases, default=parse_cases(DEFAULT_CASES), help=f"default: {DEFAULT_CASES}")
+    parser.add_argument("--late-layers", type=int, default=2, help="k of the late_mask variant (3ML: 2 for base)")
+    parser.add_argument("--attn", default="eager", choices=["eager", "sdpa"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "train_step.md")
-    parser.add_argument("--json", type=Path, help="also write one JSON row per variant and shape to this file")
+    parser.add_argument("--json", type=Path, help="also write the rows (one per case and shape) as a JSON list to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     env = environment(args.threads)
     rows = []
     for size in args.sizes.split(","):
         for seq_len in (int(value) for value in args.seq_lens.split(",")):
-            rows += measure(size, seq_len, args.batch_size, args.masking_rate, args.rounds, args.warmup)
-            print(markdown(rows, env).splitlines()[-1], flush=True)
+            batch_size = args.tokens_per_step // seq_len if args.tokens_per_step else args.batch_size
+            setting = Setting(args.family, size, seq_len, batch_size, args.late_layers, args.attn)
+            rows += measure(setting, args.cases, args.rounds, args.warmup)
+            print("\n".join(markdown(rows, env).splitlines()[-len(args.cases) - len(target_lines(rows)) - 1 :]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(rows, env), encoding="utf-8")
     if args.json:
-        args.json.write_text("".join(json.dumps({**env, **row}) + "\n" for row in rows), encoding="utf-8")
+        args.json.write_text(json.dumps([{**env, **row} for row in rows], indent=1) + "\n", encoding="utf-8")
     print(markdown(rows, env))
 
 
