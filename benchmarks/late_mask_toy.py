@@ -13,7 +13,11 @@ wall-clock second (the shorter run's end, the longer run's curve interpolated) a
 
 Run:  python benchmarks/late_mask_toy.py --out runs/late-mask-toy            (2 × 300 steps)
       python benchmarks/late_mask_toy.py --out /tmp/toy --max-steps 20      (a smoke run)
-Wall-clock numbers depend on the machine's load; run nothing else meanwhile.
+Wall-clock numbers depend on the machine's load; run nothing else meanwhile, or, on a shared machine,
+train both at once so that they share its load (finished runs are reused; the last call compares):
+      python benchmarks/late_mask_toy.py --out T --runs standard --threads 1 &
+      python benchmarks/late_mask_toy.py --out T --runs late_mask --threads 1; wait
+      python benchmarks/late_mask_toy.py --out T
 """
 
 from __future__ import annotations
@@ -43,17 +47,17 @@ def shared_inputs(out: Path, seq_len: int = 128) -> tuple[Any, Path, Path, Any]:
     return tokenizer, out / "tokenizer", prepared.path, prepared.dataset["validation"]
 
 
-def pretrain_run(name: str, out: Path, tokenizer_dir: Path, data_dir: Path, max_steps: int, every: int) -> Path:
-    """Pretrain one recipe on the shared inputs, keeping a checkpoint every `every` steps."""
+def pretrain_run(name: str, out: Path, inputs: tuple[Path, Path], max_steps: int, every: int, batch_size: int | None) -> Path:
+    """Pretrain one recipe on the shared (tokenizer, data) folders, keeping a checkpoint every `every` steps."""
     from mlmkit.config import load_recipe
     from mlmkit.train import pretrain
 
     run_dir = out / name
     overrides = [
-        f"tokenizer.path={tokenizer_dir}", f"data.path={data_dir}", f"output_dir={run_dir}",
+        f"tokenizer.path={inputs[0]}", f"data.path={inputs[1]}", f"output_dir={run_dir}",
         f"train.max_steps={max_steps}", f"train.save_every={every}", f"train.eval_every={every}",
         f"train.keep_checkpoints={max_steps // every + 1}",
-    ]
+    ] + ([f"train.batch_size={batch_size}"] if batch_size else [])
     if not (run_dir / "final" / "config.json").is_file():
         pretrain(load_recipe(RECIPES[name], overrides), resume=False)
     return run_dir
@@ -102,14 +106,23 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/late-mask-toy"))
     parser.add_argument("--max-steps", type=int, default=300)
     parser.add_argument("--every", type=int, default=50, help="checkpoint (and common evaluation) interval in steps")
+    parser.add_argument("--batch-size", type=int, default=None, help="override both recipes' train.batch_size")
+    parser.add_argument("--runs", nargs="+", choices=list(RECIPES), default=list(RECIPES), help="train only these")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from mlmkit.train.plot import plot_runs
 
     tokenizer, tokenizer_dir, data_dir, validation = shared_inputs(args.out)
+    every = min(args.every, args.max_steps)
+    for name in args.runs:
+        pretrain_run(name, args.out, (tokenizer_dir, data_dir), args.max_steps, every, args.batch_size)
+    if set(args.runs) != set(RECIPES):
+        return
     curves = {}
     for name in RECIPES:
-        run_dir = pretrain_run(name, args.out, tokenizer_dir, data_dir, args.max_steps, min(args.every, args.max_steps))
-        curves[name] = common_curve(name, run_dir, tokenizer, validation)
+        curves[name] = common_curve(name, args.out / name, tokenizer, validation)
         common_dir = args.out / f"{name}-common15"
         common_dir.mkdir(parents=True, exist_ok=True)
         (common_dir / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in curves[name]), encoding="utf-8")

@@ -21,6 +21,19 @@ Batch layout (made by `mlmkit.masking.late_mask_output.to_late_mask`):
     token_type_ids, masked_token_type_ids # optional, (B, E) and (B, M); type 0 when absent
 `positions`/`masked_positions` are -1 in padding slots. Row indices become position ids here, not in
 the collator, because only the model knows RoBERTa's offset (ids start at padding_idx + 1).
+
+Variants: "self" (3ML_self, above) and "cross" (3ML_cross: only the [MASK] slots are queries; each
+late layer self-attends over them, cross-attends to the encoder output through an added block, then
+runs its feed-forward part; selected tokens left visible are predicted from the encoder output).
+
+Usage:
+    collator = build_collator("random", tokenizer, output="late_mask", mlm_probability=0.5,
+                              mask_replace_prob=1.0, random_replace_prob=0.0)
+    model = LateMaskForMaskedLM(BertForMaskedLM(config), LateMaskConfig(late_layers=2), tokenizer.mask_token_id)
+    model(**collator(features)).loss.backward()
+    model.save_pretrained(folder)  # AutoModelForSequenceClassification.from_pretrained(folder) fine-tunes it
+or in a recipe: `model.late_mask: {late_layers: 2}` with `collator.options.output: late_mask`
+(recipes/3ml-roberta-base.yaml, recipes/3ml-tiny-cpu.yaml).
 """
 
 from __future__ import annotations
