@@ -4,8 +4,9 @@ Each word's score is its similarity to the target domain's anchor words, precomp
 `mlmkit stats difference` (a hash → score table, so the collator runs no encoder). Per sequence, as the
 paper's code does (`get_masked_indices_alpha`): words are ranked by score and the word at rank r (0 = most
 similar) of n gets weight n - r (`weighting="rank"`; `"score"` uses the transformed score itself); weights
-are normalised and mixed with uniform, p ← α·p + (1 - α)/n (α = 1: no mix). Words the table lacks score
-lowest; tied words share the higher weight. Words are then drawn without replacement with these
+are normalised and mixed with uniform, p ← α·p + (1 - α)/n (α = 1: no mix). Words the table lacks (rarer
+than its `max_words` most frequent target words) get the table's median score: neither favoured nor
+avoided; tied words share the higher weight. Words are then drawn without replacement with these
 probabilities until round(rate × maskable tokens) is reached (exact count; the word crossing the budget
 is taken whole). The paper draws subword tokens with the word's weight; we draw whole words, so a domain
 term is masked as one unit.
@@ -66,8 +67,8 @@ class DifferenceMasker:
         """(weights FloatTensor (B, W) before mixing, exists BoolTensor (B, W))."""
         hashes, exists, _ = batch_word_hashes(input_ids, word_ids)
         found, index = lookup(self.word_table, hashes)
-        lowest = float(self.word_scores.min()) - 1.0 if self.word_scores.numel() else 0.0
-        scores = torch.where(found, self.word_scores[index] if self.word_scores.numel() else 0.0, lowest)
+        median = float(self.word_scores.median()) if self.word_scores.numel() else 0.0
+        scores = torch.where(found, self.word_scores[index] if self.word_scores.numel() else 0.0, median)
         if self.weighting == "score":
             return scores.clamp(min=0.0) * exists, exists
         # Rank weight n - r == the number of the row's words scoring <= this one (ties share it).

@@ -13,7 +13,7 @@ Offline, once (the paper's code runs a BERT forward per word inside its collator
    s(w) = max over anchors of cos(e_w, e_a), then s ← s · sigmoid(s) (the code's `s/(1+exp(-s))`).
 3. The table: one row per word type (the `max_words` most frequent with count >= min_count), keyed by the
    62-bit hash of the word's token ids (`mlmkit.stats.hashing`), so the collator finds a batch word's score
-   with a hash and a binary search; words outside the table rank lowest.
+   with a hash and a binary search; words outside the table get the median score.
 The rank weights and the uniform mix α are applied per sequence by the `difference` collator.
 """
 
