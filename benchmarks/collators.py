@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from stats_builders import stats_file  # precomputed corpus statistics of the informed strategies (built once)
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "data" / "corpus" / "wikitext-2-raw"
@@ -49,6 +50,10 @@ OURS: list[tuple[str, dict[str, Any]]] = [
     ("random", {}),
     ("whole_word", {}),
     ("span", {}),
+    ("pmi", {"stats": stats_file("pmi")}),
+    ("informask", {"stats": stats_file("informask")}),
+    ("rom", {"stats": stats_file("rom")}),
+    ("difference", {"stats": stats_file("difference")}),
 ]
 
 

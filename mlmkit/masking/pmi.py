@@ -95,14 +95,17 @@ class PmiMasker:
                     contained |= _shift(other, offset, False)
             nested.append(match & ~contained)
         priority = [torch.where(m, torch.rand(m.shape, generator=generator), -1.0) for m in nested]
+        # A match beats every match it overlaps iff it holds the highest priority on each of its words.
+        cover = torch.full_like(priority[0], -1.0)  # (B, W): highest priority of a match covering the word
+        for n, own in zip(lengths, priority):
+            for offset in range(n):
+                cover = torch.maximum(cover, _shift(own, offset, -1.0))
         kept = []
         for n, match, own in zip(lengths, nested, priority):
-            rival = torch.full_like(own, -1.0)
-            for other_n, other in zip(lengths, priority):
-                for offset in range(-(n - 1), other_n):  # other starts at k - offset overlaps [k, k + n)
-                    if offset != 0 or other_n != n:
-                        rival = torch.maximum(rival, _shift(other, offset, -1.0))
-            kept.append(match & (own > rival))
+            wins = match.clone()
+            for offset in range(n):
+                wins &= _shift(cover, -offset, -1.0) == own
+            kept.append(wins)
         return kept
 
     def units(
