@@ -68,9 +68,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "stats_builders.md")
     parser.add_argument("--strategies", nargs="+", default=["pmi", "informask", "rom", "difference"])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the counting is numpy/torch on"
+                        " small arrays, the tokenizer has its own thread pool)")
     args = parser.parse_args()
     import torch
     import transformers
+
+    torch.set_num_threads(args.threads)
 
     tokenizer = load_tokenizer()
     tokenizer(["warm up the tokenizer"] * 64)
@@ -94,7 +98,7 @@ def main() -> None:
         "# Statistics builders",
         "",
         f"`python benchmarks/stats_builders.py` — git {sha[:10]}, {rows[0]['device']}, torch {rows[0]['torch']}, "
-        f"wall time, one run each; difference embeds {DIFFERENCE_WORDS} words on the CPU.",
+        f"{args.threads} torch thread(s), wall time, one run each; difference embeds {DIFFERENCE_WORDS} words on the CPU.",
         "",
         "| strategy | MB read | seconds | MB/s | load average at start | artifact KiB |",
         "|---|---|---|---|---|---|",
