@@ -67,6 +67,25 @@ def test_all_layers_late_equals_standard_model(family: str) -> None:
 
 
 @pytest.mark.parametrize("family", ["bert", "roberta"])
+@pytest.mark.parametrize("late_layers", [1, LAYERS])
+def test_no_dropped_tokens_equals_standard_model(family: str, late_layers: int) -> None:
+    """0% of the tokens dropped (every target left visible): any split of the layers is the standard MLM."""
+    standard = tiny_mlm(family)
+    model = LateMaskForMaskedLM(standard, LateMaskConfig(late_layers=late_layers)).eval()
+    ids, selected = random_rows()
+    batch = {
+        "input_ids": ids,
+        "positions": torch.arange(ids.shape[1]).expand(ids.shape[0], -1),
+        "masked_positions": torch.zeros(ids.shape[0], 0, dtype=torch.long),
+        "labels": torch.zeros(ids.shape[0], 0, dtype=torch.long),
+        "visible_labels": ids.masked_fill(~selected, -100),
+    }
+    logits, targets, _ = model.target_logits(**batch)
+    torch.testing.assert_close(logits, standard(input_ids=ids).logits[selected], rtol=1e-5, atol=1e-5)
+    assert torch.equal(targets, ids[selected])
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta"])
 def test_encoder_sees_only_unmasked_tokens_at_original_positions(family: str) -> None:
     """The first N−k layers equal the HF encoder run on the kept tokens with their original position ids."""
     standard = tiny_mlm(family)
