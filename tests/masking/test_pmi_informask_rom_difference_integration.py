@@ -7,6 +7,8 @@ import torch
 
 from mlmkit import build_collator
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 NAMES = ["pmi", "informask", "rom", "difference"]
 
 

@@ -13,6 +13,8 @@ from mlmkit.errors import MlmkitError
 from mlmkit.stats.artifact import load_stats
 from mlmkit.stats.pmi import build_pmi_stats, phrase_hash
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 WORDS = "red blue green small big old young cat dog bird tree house river road city town".split()
 
 

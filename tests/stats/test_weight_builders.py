@@ -13,6 +13,8 @@ from mlmkit.stats.artifact import load_stats
 from mlmkit.stats.informask import build_informask_stats
 from mlmkit.stats.rom import build_rom_stats
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 LINES = ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog", "the bird sang"]
 
 
