@@ -8,8 +8,9 @@ Offline, once (the paper's code runs a BERT forward per word inside its collator
    characters seen at least `min_anchor_count` times in the target corpus and in at most `max_general_df`
    of the general documents (on a small general corpus a
    stop-word's log-IDF is not yet near 0).
-2. Similarity: each target word type is embedded alone by an encoder folder (mean-pooled last hidden state,
-   or the pooler output as the paper's bert-base-uncased code did), in batches under torch.no_grad;
+2. Similarity: each target word type is embedded alone by an encoder folder (last hidden state mean-pooled
+   over the word's own pieces, without [CLS]/[SEP], or the pooler output as the paper's bert-base-uncased
+   code did), in batches under torch.no_grad;
    s(w) = max over anchors of cos(e_w, e_a), then s ← s · sigmoid(s) (the code's `s/(1+exp(-s))`).
 3. The table: one row per word type (the `max_words` most frequent with count >= min_count), keyed by the
    62-bit hash of the word's token ids (`mlmkit.stats.hashing`), so the collator finds a batch word's score
@@ -123,12 +124,16 @@ def embed_words(encoder_dir: str | Path, words: list[str], options: DifferenceOp
     model = load_model(encoder_dir, AutoModel).to(device).eval()
     rows = []
     for start in tqdm(range(0, len(words), options.batch_size), desc="difference: embedding words"):
-        batch = encoder_tokenizer(words[start : start + options.batch_size], padding=True, truncation=True, max_length=32, return_tensors="pt").to(device)
+        batch = encoder_tokenizer(
+            words[start : start + options.batch_size], padding=True, truncation=True, max_length=32, return_tensors="pt",
+            return_special_tokens_mask=True,
+        ).to(device)
+        special = batch.pop("special_tokens_mask")
         output = model(**batch)
         if options.pooling == "pooler":
             vectors = output.pooler_output
-        else:
-            mask = batch["attention_mask"].unsqueeze(-1).to(output.last_hidden_state.dtype)
+        else:  # the word's own pieces: [CLS]/[SEP] make every lone word look alike (MiniLM: "the"~"patients" 0.37 vs 0.15)
+            mask = (batch["attention_mask"] * (1 - special)).unsqueeze(-1).to(output.last_hidden_state.dtype)
             vectors = (output.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1)
         rows.append(torch.nn.functional.normalize(vectors.float(), dim=-1).cpu())
     return torch.cat(rows)

@@ -72,4 +72,18 @@ def test_difference_anchors_and_scores(tokenizer, informed_stats):
     similarity, scores = stats.tensors["similarity"], stats.tensors["scores"]
     assert torch.allclose(scores, similarity * torch.sigmoid(similarity))
     assert similarity.max() <= 1.0 + 1e-5 and len(stats.tensors["word_hashes"]) == 400
+    rows = {word: row for row, word in enumerate(_table_words(tokenizer, stats))}
+    for function_word in ("the", "of", "and"):  # pieces-only pooling keeps lone function words unlike the anchors
+        assert similarity[rows[function_word]] < 0.3
+    assert ((similarity > 0.5) & (similarity < 0.99)).sum() >= 10  # while many domain words are like them
     assert len(np.unique(stats.tensors["word_hashes"].numpy())) == 400
+
+
+def _table_words(tokenizer, stats) -> list[str]:
+    """The words of a Difference table that are single vocabulary pieces, in table order (others: "")."""
+    from mlmkit.stats.corpus import chunk_from_rows, chunk_word_hashes
+
+    vocab = [token for token in tokenizer.get_vocab() if token.isalpha()]
+    hashes = chunk_word_hashes(chunk_from_rows([[tokenizer.convert_tokens_to_ids(t)] for t in vocab], [[0]] * len(vocab)))
+    by_hash = dict(zip(hashes.tolist(), vocab))
+    return [by_hash.get(h, "") for h in stats.tensors["word_hashes"].tolist()]
