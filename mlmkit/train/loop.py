@@ -111,6 +111,8 @@ def _train(config: RunConfig, accelerator: Any, resume: bool) -> PretrainResult:
         module, optimizer, parts.train_loader, parts.eval_loader
     )
     accelerator.register_for_checkpointing(scheduler)
+    if hasattr(parts.train_collator.masker, "state_dict"):  # content schedules' running state (POS-weighted EMA)
+        accelerator.register_for_checkpointing(parts.train_collator.masker)
     if len(train_loader) == 0:
         raise MlmkitError(
             f"{len(parts.train_loader.dataset)} training blocks make no full batch of train.batch_size="
@@ -151,6 +153,8 @@ class _Loop:
         self.log, self.steps = log, steps
         self.special_ids = parts.special_ids.to(accelerator.device)
         self.last_loss, self.last_eval, self.step_losses = math.nan, {}, []
+        # Strategies that learn from the model's per-token loss (POS-weighted masking) get it here.
+        self.observe = getattr(parts.train_collator.masker, "observe", None)
 
     def run(self, position: Position) -> None:
         from tqdm.auto import tqdm
@@ -200,6 +204,8 @@ class _Loop:
             loss /= accelerator.num_processes
             if not math.isfinite(loss):
                 self._stop_non_finite(loss, position)
+            if self.observe is not None:
+                self.observe(outputs["target_ids"], outputs["token_loss"])
             accelerator.backward(outputs["loss"])
             if accelerator.sync_gradients and self.train.max_grad_norm > 0:
                 accelerator.clip_grad_norm_(self.module.parameters(), self.train.max_grad_norm)

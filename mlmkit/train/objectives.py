@@ -66,8 +66,8 @@ def label_statistics(logits: torch.Tensor, targets: torch.Tensor, selected: torc
     """Loss and per-row sums from the logits (N, V) at the N labelled positions of `selected` (B, ·).
 
     Returns:
-        loss (scalar, mean over labelled tokens), row_loss_sum (B,), row_count (B,), row_correct (B,)
-        and target_ids (N,).
+        loss (scalar, mean over labelled tokens), row_loss_sum (B,), row_count (B,), row_correct (B,),
+        target_ids (N,) and token_loss (N,), detached (for strategies that learn from the loss).
     """
     token_loss = nn.functional.cross_entropy(logits.float(), targets, reduction="none")  # (N,)
     rows = selected.nonzero()[:, 0]  # (N,) row of each labelled position
@@ -79,6 +79,7 @@ def label_statistics(logits: torch.Tensor, targets: torch.Tensor, selected: torc
         "row_count": torch.bincount(rows, minlength=batch_size),
         "row_correct": torch.bincount(rows, weights=(predicted == targets).float(), minlength=batch_size),
         "target_ids": targets,
+        "token_loss": token_loss.detach(),
     }
 
 
