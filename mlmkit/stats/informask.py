@@ -42,7 +42,7 @@ STRATEGY = "informask"
 
 @dataclass(frozen=True)
 class InformaskOptions:
-    """Options of the InforMask statistics builder."""
+    """Options of the InforMask statistics builder (`max_entries` bounds the pair table, 16 bytes an entry)."""
 
     mlm_probability: float = 0.15
     window: int = 10
@@ -50,7 +50,7 @@ class InformaskOptions:
     uniform_mix: float = 0.1
     max_rate: float = 0.6
     max_pairs: int = 5_000_000
-    max_entries: int | None = 50_000_000
+    max_entries: int | None = 20_000_000
 
     def __post_init__(self) -> None:
         if not 0 < self.mlm_probability < self.max_rate <= 1:

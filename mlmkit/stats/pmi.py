@@ -44,7 +44,11 @@ MAX_N = 5
 
 @dataclass(frozen=True)
 class PmiOptions:
-    """Options of the PMI vocabulary builder (defaults: the paper's)."""
+    """Options of the PMI vocabulary builder (defaults: the paper's).
+
+    `max_entries` bounds each n-gram table (about 56 bytes an entry for 5-grams; see
+    `mlmkit.stats.counting.HashCounter`), so memory stays bounded on corpora larger than RAM.
+    """
 
     min_count: int = 10
     vocab_size: int | None = None
@@ -52,7 +56,7 @@ class PmiOptions:
     variant: str = "standard"
     min_score: float | None = None
     skip_punctuation: bool = True
-    max_entries: int | None = 50_000_000
+    max_entries: int | None = 5_000_000
 
     def __post_init__(self) -> None:
         if self.variant not in ("standard", "squared"):
