@@ -118,15 +118,20 @@ class MaskingCollator:
             raise MlmkitError(f"total_batches={total_batches} must be at least 1")
         self.total_batches = int(total_batches)
 
-    def progress(self) -> float:
-        """Training progress in [0, 1] of the batch being collated."""
+    def progress(self, batch_index: int | None = None) -> float:
+        """Training progress in [0, 1] of global batch `batch_index` (default: the batch being collated).
+
+        The first batch of training is at 0 and the last at 1, so a schedule's start and end rates are
+        both used.
+        """
         if self.total_batches is None:
             raise MlmkitError(
                 "this collator has a schedule but does not know the training length: call "
                 "collator.set_total_batches(max_steps * gradient_accumulation_steps) or, with transformers.Trainer, "
                 "add callbacks=[mlmkit.MaskingScheduleCallback(collator)]"
             )
-        return min(1.0, self._batch_index / self.total_batches)
+        index = self._batch_index if batch_index is None else batch_index
+        return min(1.0, index / max(1, self.total_batches - 1))
 
     def current_rate(self) -> float:
         """The masking rate for the batch being collated: the schedule's, else `mlm_probability`."""

@@ -33,11 +33,11 @@ class MaskingScheduleCallback(TrainerCallback):
         self.collator.set_total_batches(state.max_steps * args.gradient_accumulation_steps)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
-        """Add the scheduled masking rate of the last batch to the Trainer's log row."""
+        """Add the scheduled masking rate of the step's last batch to the Trainer's log row."""
         if self.collator.schedule is None or logs is None:
             return
-        progress = min(1.0, state.global_step * args.gradient_accumulation_steps / self.collator.total_batches)
-        rate = round(float(self.collator.schedule(progress)), 6)
+        last_batch = state.global_step * args.gradient_accumulation_steps - 1
+        rate = round(float(self.collator.schedule(self.collator.progress(last_batch))), 6)
         logs["masking_rate"] = rate
         if state.log_history and state.log_history[-1].get("step") == state.global_step:
             state.log_history[-1]["masking_rate"] = rate

@@ -32,7 +32,7 @@ def test_dataloader_workers_follow_the_schedule_without_lag(minilm_path):
     assert realised[0] == realised[2]
     for index, rate in enumerate(realised[0]):
         # Budgets are exact per row: round(rate * maskable) / maskable.
-        assert math.isclose(rate, round(schedule(index / 20) * maskable) / maskable, abs_tol=1e-9)
+        assert math.isclose(rate, round(schedule(index / 19) * maskable) / maskable, abs_tol=1e-9)
 
 
 def test_trainer_logs_a_decreasing_rate_from_30_to_15(minilm_path, tmp_path):
@@ -48,4 +48,4 @@ def test_trainer_logs_a_decreasing_rate_from_30_to_15(minilm_path, tmp_path):
     rates = [row["masking_rate"] for row in trainer.state.log_history if "loss" in row]
     assert len(rates) == 10
     assert all(a > b for a, b in zip(rates, rates[1:]))
-    assert math.isclose(rates[0], 0.285, abs_tol=1e-6) and math.isclose(rates[-1], 0.15, abs_tol=1e-6)
+    assert math.isclose(rates[0], 0.30, abs_tol=1e-6) and math.isclose(rates[-1], 0.15, abs_tol=1e-6)
