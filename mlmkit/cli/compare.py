@@ -62,6 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-train-samples", type=int, default=2000, help="GLUE training rows per task (default: 2000)")
     parser.add_argument("--max-eval-samples", type=int, help="GLUE dev rows per task (default: all)")
     parser.add_argument("--glue-epochs", type=float, help="GLUE fine-tuning epochs (default: per task)")
+    parser.add_argument("--glue-lr", type=float, default=1e-4,
+                        help="GLUE fine-tuning peak LR (default: 1e-4, suited to small models; 2e-5 for base size)")
     parser.add_argument("--seeds", type=int, default=1, help="GLUE fine-tuning seeds per task (default: 1)")
     parser.add_argument("--seed", type=int, default=0, help="pretraining seed shared by every strategy (default: 0)")
     parser.add_argument("--out", default="runs/compare", help="output folder (default: runs/compare)")
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, lr=args.lr, vocab_size=args.vocab_size, mlm_probability=args.mlm_probability,
         strategy_options=parse_strategy_options(args.option), glue_tasks=args.glue_tasks,
         glue_data_dir=args.glue_data_dir, max_train_samples=args.max_train_samples,
-        max_eval_samples=args.max_eval_samples, glue_epochs=args.glue_epochs, seeds=args.seeds, seed=args.seed,
+        max_eval_samples=args.max_eval_samples, glue_epochs=args.glue_epochs, glue_lr=args.glue_lr, seeds=args.seeds, seed=args.seed,
     )
     run_comparison(options)
     return 0
