@@ -1,0 +1,39 @@
+"""The README's commands stay true: the main command parses, every `mlmkit X` it shows exists, and
+.ci/run runs exactly the README's test command."""
+
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+from mlmkit.cli import COMMANDS, build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _block_after(marker: str) -> str:
+    """The first line of the code block that follows `<!-- marker -->`."""
+    after = README.split(f"<!-- {marker} -->", 1)[1]
+    return after.split("```", 2)[1].split("\n", 1)[1].strip()
+
+
+def test_main_command_parses():
+    command = _block_after("main-command")
+    mlmkit_part = command.split(".venv/bin/mlmkit ", 1)[1]
+    args = build_parser().parse_args(shlex.split(mlmkit_part))
+    assert args.command == "compare" and callable(args.func)
+
+
+def test_every_mlmkit_command_in_the_readme_exists():
+    # Commands as written in code: at a line start, after a backtick or after .venv/bin/.
+    shown = set(re.findall(r"(?:^|`|/)mlmkit ([a-z][a-z0-9-]+)", README, flags=re.MULTILINE))
+    assert "compare" in shown and "pretrain" in shown
+    unknown = shown - set(COMMANDS)
+    assert not unknown, f"README shows commands that do not exist: {unknown}"
+
+
+def test_ci_runs_the_readme_test_command():
+    extract = (ROOT / ".ci" / "run").read_text(encoding="utf-8").split("test_command=$(", 1)[1].split(")\n", 1)[0]
+    printed = subprocess.run(["bash", "-c", extract], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert printed.strip() == _block_after("test-command")
