@@ -88,13 +88,24 @@ def informed_stats(minilm_path: Path, shared_data: Path, tmp_path_factory: pytes
     return get
 
 
+class MaskCounts:
+    """How often each token id (V,) was selected for prediction, and how often it occurred."""
+
+    def __init__(self, selected, seen) -> None:
+        self.selected, self.seen = selected, seen
+
+    def share(self, ids) -> float:
+        """Share of the occurrences of `ids` that were selected; asserts enough occurrences (>= 300) to judge."""
+        assert self.seen[ids].sum() >= 300, f"only {int(self.seen[ids].sum())} occurrences"
+        return (self.selected[ids].sum() / self.seen[ids].sum()).item()
+
+
 @pytest.fixture(scope="session")
 def mask_counts():
-    """`mask_counts(collator, features, passes=1)` -> (selected, seen) FloatTensors (V,): how often each token id
-    was selected for prediction, and how often it occurred, over `passes` epochs of batches of 32."""
+    """`mask_counts(collator, features, passes=1)` -> MaskCounts over `passes` epochs of batches of 32."""
     import torch
 
-    def measure(collator, features: list[dict], passes: int = 1):
+    def measure(collator, features: list[dict], passes: int = 1) -> MaskCounts:
         size = len(collator.tokenizer)
         selected, seen = torch.zeros(size), torch.zeros(size)
         for epoch in range(passes):
@@ -105,7 +116,7 @@ def mask_counts():
                 original = torch.where(labels != -100, labels, batch["input_ids"])
                 seen += torch.bincount(original[valid], minlength=size).float()
                 selected += torch.bincount(labels[labels != -100], minlength=size).float()
-        return selected, seen
+        return MaskCounts(selected, seen)
 
     return measure
 

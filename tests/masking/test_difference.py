@@ -27,12 +27,6 @@ def bc5cdr_features(minilm_tokenizer, shared_data) -> list[dict]:
     return [{"input_ids": ids, "word_ids": [-1 if w is None else w for w in encoded.word_ids(i)]} for i, ids in enumerate(encoded["input_ids"])]
 
 
-def share(counts: tuple[torch.Tensor, torch.Tensor], ids: list[int]) -> float:
-    selected, seen = counts
-    assert seen[ids].sum() >= 300
-    return (selected[ids].sum() / seen[ids].sum()).item()
-
-
 def test_anchor_like_words_masked_more(stats_path, minilm_tokenizer, bc5cdr_features, mask_counts):
     stats = load_stats(stats_path, minilm_tokenizer, "difference")
     anchors = [word for word, _ in stats.header["summary"]["anchors"]]
@@ -41,9 +35,9 @@ def test_anchor_like_words_masked_more(stats_path, minilm_tokenizer, bc5cdr_feat
     difference = mask_counts(build_collator("difference", minilm_tokenizer, stats=stats_path, seed=2), bc5cdr_features, passes=2)
     whole_word = mask_counts(build_collator("whole_word", minilm_tokenizer, seed=2), bc5cdr_features, passes=2)
     # Thousands of anchor occurrences: binomial sds < 0.01 against a gap of several times that.
-    assert share(difference, anchor_ids) > 1.5 * share(whole_word, anchor_ids)
+    assert difference.share(anchor_ids) > 1.5 * whole_word.share(anchor_ids)
     mixed = mask_counts(build_collator("difference", minilm_tokenizer, stats=stats_path, alpha=0.0, seed=2), bc5cdr_features, passes=2)
-    assert abs(share(mixed, anchor_ids) - share(whole_word, anchor_ids)) < 0.03  # alpha = 0: uniform words
+    assert abs(mixed.share(anchor_ids) - whole_word.share(anchor_ids)) < 0.03  # alpha = 0: uniform words
 
 
 def test_rank_weights_follow_similarity(stats_path, minilm_tokenizer):

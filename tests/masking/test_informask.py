@@ -24,13 +24,6 @@ def rare_content_ids(tokenizer, unigram_counts: torch.Tensor) -> torch.Tensor:
     return torch.nonzero(alphabetic & (unigram_counts >= 2) & (unigram_counts <= 20)).flatten()
 
 
-def share(counts: tuple[torch.Tensor, torch.Tensor], ids: list[int] | torch.Tensor) -> float:
-    """Share of the occurrences of `ids` that were selected."""
-    selected, seen = counts
-    assert seen[ids].sum() >= 300
-    return (selected[ids].sum() / seen[ids].sum()).item()
-
-
 @pytest.fixture(scope="module")
 def stats_path(informed_stats):
     return informed_stats("informask")
@@ -49,10 +42,10 @@ def test_stop_words_less_rare_content_words_more_than_random(mode, stats_path, m
     # The three stop-words occur ~36,000 times in two passes: the binomial sd of a share is < 0.002.
     if mode == "sample_and_score":  # the best of 10 uniform masks: a milder tilt, towards tokens with reliable
         # high-PMI pairs (the stored table drops pairs seen < 3 times, so a rare word gains little)
-        assert share(counts, stop) < 0.9 * share(random_counts, stop)
+        assert counts.share(stop) < 0.9 * random_counts.share(stop)
         return
-    assert share(counts, stop) < 0.6 * share(random_counts, stop)
-    assert share(counts, rare) > 1.5 * share(random_counts, rare)
+    assert counts.share(stop) < 0.6 * random_counts.share(stop)
+    assert counts.share(rare) > 1.5 * random_counts.share(rare)
 
 
 def test_exact_mode_meets_the_budget_and_never_masks_specials(stats_path, minilm_tokenizer, wiki_features):

@@ -17,12 +17,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 STOP_WORDS = ["the", "of", ","]
 
 
-def share(counts: tuple[torch.Tensor, torch.Tensor], ids: list[int] | torch.Tensor) -> float:
-    selected, seen = counts
-    assert seen[ids].sum() >= 300
-    return (selected[ids].sum() / seen[ids].sum()).item()
-
-
 @pytest.fixture(scope="module")
 def stats_path(informed_stats):
     return informed_stats("rom")
@@ -42,16 +36,15 @@ def test_stop_words_less_rare_content_words_more_than_random(weighting, stats_pa
     rare = torch.nonzero(torch.tensor([t.isalpha() and len(t) >= 4 for t in tokens]) & (frequency >= 1) & (frequency <= 10)).flatten()
     stop = minilm_tokenizer.convert_tokens_to_ids(STOP_WORDS)
     # ~36,000 stop-word and > 1,000 rare occurrences over two passes: binomial sds are < 0.01, far below the gaps.
-    assert share(counts, stop) < 0.6 * share(random_counts, stop)
-    assert share(counts, rare) > 1.5 * share(random_counts, rare)
+    assert counts.share(stop) < 0.6 * random_counts.share(stop)
+    assert counts.share(rare) > 1.5 * random_counts.share(rare)
 
 
 def test_mix_ratio_one_is_random_masking(stats_path, minilm_tokenizer, wiki_features, mask_counts, random_counts):
     counts = mask_counts(build_collator("rom", minilm_tokenizer, stats=stats_path, mix_ratio=1.0, seed=9), wiki_features, passes=2)
     stop = minilm_tokenizer.convert_tokens_to_ids(STOP_WORDS)
-    selected, seen = counts
-    p, n = share(random_counts, stop), seen[stop].sum().item()
-    assert abs(share(counts, stop) - p) < 4 * math.sqrt(2 * p * (1 - p) / n)  # two independent binomial shares
+    p, n = random_counts.share(stop), counts.seen[stop].sum().item()
+    assert abs(counts.share(stop) - p) < 4 * math.sqrt(2 * p * (1 - p) / n)  # two independent binomial shares
 
 
 def test_exact_budget_and_specials(stats_path, minilm_tokenizer, wiki_features):
