@@ -17,7 +17,7 @@ Examples:
   mlmkit stats rom --dataset data/ --tokenizer tok/ --out rom.safetensors --num-proc 2
   mlmkit stats difference --target-corpus pubmed.txt --general-corpus wiki.txt --tokenizer tok/ \\
       --encoder minilm/ --out difference.safetensors
-  mlmkit show-mask --strategy pmi --stats pmi.safetensors --tokenizer tok/ --text "The United States ..."
+  mlmkit show-mask --strategy pmi --stats pmi.safetensors --tokenizer tok/ "The United States Air Force ..."
 """
 
 
