@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlmkit import build_collator
 from mlmkit.masking.pmi import PmiMasker
@@ -96,3 +98,41 @@ def test_budget_and_specials(pmi_collator, wiki_features, minilm_tokenizer):
     budget, count = token_budget(maskable, 0.15), selected.sum(1)
     assert (count >= budget).all() and (count - budget < 20).all()  # overshoot < one unit (at most 5 words)
     assert not (selected & ~maskable).any()
+
+
+WORDS = ["new", "york", "city", "times", "the", "united", "states", "air", "force", "is", "big"]
+
+
+@pytest.fixture(scope="module")
+def dense_masker(minilm_tokenizer):
+    """A vocabulary with many clashing entries over a small word set."""
+    phrases = ["new york", "york city", "new york city", "city times", "the united", "united states", "states air",
+               "air force", "the united states air force", "is big", "big new", "times the united"]
+    return masker_with(minilm_tokenizer, phrases)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_units_are_whole_words_and_never_overlap(data, dense_masker, minilm_tokenizer):
+    rows = data.draw(st.lists(st.lists(st.sampled_from(WORDS + ["[SEP]"]), min_size=1, max_size=30), min_size=1, max_size=4))
+    encoded = minilm_tokenizer([" ".join(row) for row in rows], padding=True, return_tensors="pt")
+    ids = encoded["input_ids"]
+    maskable = encoded["attention_mask"].bool() & ~torch.isin(ids, torch.tensor(minilm_tokenizer.all_special_ids))
+    word_ids = normalize_word_ids(torch.where(maskable, maskable.long().cumsum(1) - 1, -1))  # one piece per word here
+    units, weights = dense_masker.units(ids, maskable, word_ids, torch.Generator().manual_seed(data.draw(st.integers(0, 99))))
+    assert weights is None and torch.equal(units < 0, ~maskable)
+    for row in range(len(rows)):
+        values = units[row][maskable[row]].tolist()
+        assert values == sorted(values) and (not values or set(values) == set(range(max(values) + 1)))  # 0..U-1 in order
+        positions = maskable[row].nonzero().flatten().tolist()
+        for unit in set(values):
+            at = [p for p, u in zip(positions, values) if u == unit]
+            assert at == list(range(at[0], at[-1] + 1)) and len(at) <= 5  # contiguous, never across [SEP], <= 5 words
+            if len(at) > 1:
+                text = minilm_tokenizer.decode(ids[row, at[0] : at[-1] + 1])
+                assert hash_in(dense_masker, minilm_tokenizer, text)
+
+
+def hash_in(masker, tokenizer, text: str) -> bool:
+    n = len(text.split())
+    return bool((masker.vocabulary[n - 2] == phrase_hash(tokenizer, text)).any())
