@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from mlmkit.errors import MlmkitError
+from mlmkit.models.factory import MODELS
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class RunConfig:
 
 CHOICES = {
     "tokenizer.kind": ("wordpiece", "bpe", "unigram"),
-    "model.family": ("bert", "roberta", "mass"),
+    "model.family": tuple(MODELS),
     "train.decay": ("linear", "cosine", "constant"),
     "train.mixed_precision": ("no", "bf16", "fp16"),
     "train.resume": ("no", "auto"),

@@ -11,7 +11,7 @@ EXAMPLE = """\
 example:
   mlmkit show-mask --strategy whole_word --tokenizer runs/tok "The philammon of Thrace sang."
   mlmkit show-mask --strategy span --tokenizer runs/tok --rate 0.4 --seed 3 -o geometric_p=0.3 "some text"
-  mlmkit show-mask --strategy pmi --tokenizer runs/tok --stats stats/pmi.json "some text"
+  mlmkit show-mask --strategy pmi --tokenizer runs/tok --stats stats/pmi.safetensors "some text"
 
 Masked units are shown in colour in a terminal and in [brackets] when the output is piped (--colour
 overrides). Any option of the strategy or the collator can be given with -o KEY=VALUE (values read as

@@ -75,9 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _corpus(args: argparse.Namespace) -> Any:
     if args.dataset is None:
         return args.corpus
-    from mlmkit.data.pipeline import _load_text_dataset  # the package's one dataset loader
+    from mlmkit.data.pipeline import load_text_dataset  # the package's one dataset loader
 
-    dataset = _load_text_dataset(args.dataset, "train")
+    dataset = load_text_dataset(args.dataset, "train")
     if args.text_column != "text" and args.text_column in dataset.column_names:
         dataset = dataset.rename_column(args.text_column, "text")
     return dataset

@@ -141,7 +141,7 @@ def _open_source(corpus_files, dataset, corpus_format, text_column, split) -> tu
         files = check_corpus_files(corpus_files)
         hashes = [file_sha256(path) for path in files]
         return {"files": files, "corpus_format": corpus_format}, {"files": hashes, "corpus_format": corpus_format}
-    table = _load_text_dataset(dataset, split)
+    table = load_text_dataset(dataset, split)
     if len(table) == 0:
         raise MlmkitError("the dataset has no rows; pass a dataset with text in it")
     if text_column in table.column_names:
@@ -154,7 +154,7 @@ def _open_source(corpus_files, dataset, corpus_format, text_column, split) -> tu
     )
 
 
-def _load_text_dataset(dataset: Any, split: str) -> Any:
+def load_text_dataset(dataset: Any, split: str) -> Any:
     import datasets
 
     if isinstance(dataset, (str, Path)):

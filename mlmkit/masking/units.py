@@ -23,7 +23,7 @@ BYTE_LEVEL_WORD_START = "\u0120"  # "Ġ", GPT-2/RoBERTa byte-level BPE: a piece 
 METASPACE_WORD_START = "\u2581"  # "▁", SentencePiece / Metaspace
 
 
-def _is_symbol_only(token: str) -> bool:
+def is_symbol_only(token: str) -> bool:
     """True for pieces made only of punctuation/symbols, which byte-level BPE and SentencePiece emit
     without a space marker but which are words of their own ("," in "head," is not part of "head")."""
     stripped = token.lstrip(BYTE_LEVEL_WORD_START + METASPACE_WORD_START)
@@ -62,9 +62,9 @@ def word_start_table(tokenizer: Any) -> torch.Tensor:
     if convention == "wordpiece":
         starts = [not token.startswith(WORDPIECE_CONTINUATION) for token in tokens]
     elif convention == "byte_level":
-        starts = [token.startswith(BYTE_LEVEL_WORD_START) or _is_symbol_only(token) for token in tokens]
+        starts = [token.startswith(BYTE_LEVEL_WORD_START) or is_symbol_only(token) for token in tokens]
     elif convention == "metaspace":
-        starts = [token.startswith(METASPACE_WORD_START) or _is_symbol_only(token) for token in tokens]
+        starts = [token.startswith(METASPACE_WORD_START) or is_symbol_only(token) for token in tokens]
     else:
         starts = [True] * size
     table = torch.tensor(starts, dtype=torch.bool)

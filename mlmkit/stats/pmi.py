@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from mlmkit.errors import MlmkitError
-from mlmkit.masking.units import _is_symbol_only
+from mlmkit.masking.units import is_symbol_only
 from mlmkit.stats.artifact import save_stats
 from mlmkit.stats.corpus import TokenChunk, chunk_from_rows, chunk_word_hashes, corpus_fingerprint, iter_chunks
 from mlmkit.stats.counting import HashCounter
@@ -70,7 +70,7 @@ class PmiOptions:
 def punctuation_table(tokenizer: Any) -> np.ndarray:
     """(V,) bool: token ids made only of punctuation/symbols (a word of such pieces is no collocation part)."""
     tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    return np.array([_is_symbol_only((token or "").removeprefix("##")) for token in tokens], dtype=bool)
+    return np.array([is_symbol_only((token or "").removeprefix("##")) for token in tokens], dtype=bool)
 
 
 def phrase_hash(tokenizer: Any, text: str) -> int:
