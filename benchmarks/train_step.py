@@ -163,7 +163,7 @@ def measure(setting: Setting, cases: list[tuple[str, float]], rounds: int, warmu
     rows = []
     for (variant, rate), seconds in times.items():
         median = statistics.median(seconds)
-        quantiles = statistics.quantiles(seconds, n=10) if len(seconds) > 1 else [median] * 9
+        quantiles = statistics.quantiles(seconds, n=10, method="inclusive") if len(seconds) > 1 else [median] * 9
         rows.append({
             "variant": variant, "family": setting.family, "size": setting.size, "seq_len": setting.seq_len,
             "batch_size": setting.batch_size, "masking_rate": rate,
