@@ -89,10 +89,13 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class CollatorConfig:
-    """A collator name known to `mlmkit.build_collator` and its options (validated there)."""
+    """A collator name known to `mlmkit.build_collator`, its options (validated there), and the
+    training masking-rate schedule (`mlmkit.schedules.build_schedule` spec, e.g.
+    `{name: linear, start: 0.30, end: 0.15}`; evaluation keeps `options.mlm_probability`)."""
 
     name: str = "random"
     options: dict[str, Any] = field(default_factory=dict)
+    schedule: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,8 @@ def config_from_dict(tree: dict[str, Any], source: str = "recipe") -> RunConfig:
         if value not in allowed:
             raise MlmkitError(f"{source}: {key}={value!r}, must be one of {list(allowed)}")
     _check_late_mask(config, source)
+    if "schedule" in config.collator.options:
+        raise MlmkitError(f"{source}: collator.options.schedule: write the schedule one level up, as collator.schedule")
     return config
 
 

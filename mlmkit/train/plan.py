@@ -33,7 +33,7 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     if hasattr(tokenizer, "mask_token_id"):
         from mlmkit.collators import build_collator
 
-        build_collator(config.collator.name, tokenizer, **config.collator.options)
+        build_collator(config.collator.name, tokenizer, schedule=config.collator.schedule, **config.collator.options)
     model_config = build_model_config(
         config.model.family, config.model.size, tokenizer, config.data.seq_len, config.model.config
     )

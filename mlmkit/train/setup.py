@@ -120,7 +120,9 @@ def build_collators(config: RunConfig, tokenizer: Any, process_index: int) -> tu
 
     options = dict(config.collator.options)
     seed = options.pop("seed", config.train.seed)
-    train_collator = build_collator(config.collator.name, tokenizer, seed=seed + 7919 * process_index, **options)
-    options.pop("schedule", None)
+    schedule = config.collator.schedule
+    train_collator = build_collator(
+        config.collator.name, tokenizer, seed=seed + 7919 * process_index, schedule=schedule, **options
+    )
     eval_collator = build_collator(config.collator.name, tokenizer, seed=seed, **options)
     return train_collator, eval_collator

@@ -13,7 +13,7 @@ from mlmkit.train.metrics import read_metrics
 
 SCHEDULED = [
     "collator.name=pos_weighted",
-    "collator.options={mlm_probability: 0.15, schedule: {name: linear, start: 0.4, end: 0.15}}",
+    "collator.schedule={name: linear, start: 0.4, end: 0.15}",
 ]
 
 
