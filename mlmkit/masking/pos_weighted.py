@@ -31,13 +31,14 @@ class PosWeightedMasker:
     Args:
         ema_decay: d of the per-class loss EMA.
         sharpness: the 2 in sigmoid(2·z).
-        tagger: optional `word -> tag` function; default the lexicon classes of `word_classes`.
+        tagger: optional `word -> tag` function (picklable, for DataLoader workers), "nltk", or None
+            for the lexicon classes of `word_classes`.
         corrupt_per_unit: 80/10/10 drawn per word.
     """
 
     ema_decay: float = 0.999
     sharpness: float = 2.0
-    tagger: Callable[[str], str] | None = None
+    tagger: Callable[[str], str] | str | None = None
     corrupt_per_unit: bool = True
     # Filled by build(): (V,) class per vocabulary id, class names, (C,) float64 shared-memory EMA (NaN = unseen).
     class_table: torch.Tensor = field(init=False, repr=False)

@@ -4,8 +4,9 @@ Yang et al. 2023 (PTW) tag words offline with spaCy's 17 UPOS classes. No tagger
 downloaded here, so the default tag source works from the token strings alone: punctuation,
 numbers, a closed-class English function-word lexicon (determiners, pronouns, prepositions,
 conjunctions, auxiliaries, particles), and content words. Users with a real tagger pass
-`tagger=callable(word) -> tag`; it is applied to each vocabulary entry once (out of context, so
-it is an approximation of in-context tagging, and cheap: one call per vocabulary id).
+`tagger=callable(word) -> tag`, or `tagger="nltk"` for NLTK's perceptron tagger with the universal
+tagset (when its data is installed); either is applied to each vocabulary entry once, out of context,
+which approximates in-context tagging at the cost of one call per vocabulary id.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Callable
 
 import torch
 
+from mlmkit.errors import MlmkitError
 from mlmkit.masking.units import BYTE_LEVEL_WORD_START, METASPACE_WORD_START, WORDPIECE_CONTINUATION
 
 LEXICON_CLASSES = ("punct", "num", "function", "content")
@@ -34,12 +36,15 @@ FUNCTION_WORDS = frozenset(
 )
 
 
+def _strip_markers(token: str) -> str:
+    for marker in (WORDPIECE_CONTINUATION, BYTE_LEVEL_WORD_START, METASPACE_WORD_START):
+        token = token.removeprefix(marker)
+    return token
+
+
 def lexicon_class(token: str) -> str:
     """The lexicon class of one vocabulary entry (its word-marker prefix removed)."""
-    word = token
-    for marker in (WORDPIECE_CONTINUATION, BYTE_LEVEL_WORD_START, METASPACE_WORD_START):
-        word = word.removeprefix(marker)
-    word = word.lower()
+    word = _strip_markers(token).lower()
     if word and all(unicodedata.category(char)[0] in "PS" for char in word):
         return "punct"
     if word and all(char.isdigit() or char in ".,-" for char in word):
@@ -47,14 +52,29 @@ def lexicon_class(token: str) -> str:
     return "function" if word in FUNCTION_WORDS else "content"
 
 
+def nltk_tags(words: list[str]) -> list[str]:
+    """Universal POS tags of single words from NLTK's averaged perceptron tagger."""
+    import nltk
+
+    try:
+        tagged = nltk.pos_tag_sents([[word] for word in words], tagset="universal")
+    except LookupError:
+        raise MlmkitError(
+            "tagger='nltk' needs NLTK's tagger data, which is not installed: on a machine with internet access run "
+            "`python -m nltk.downloader averaged_perceptron_tagger_eng universal_tagset` (or pass tagger=None "
+            "for the built-in lexicon classes)"
+        ) from None
+    return [sentence[0][1] for sentence in tagged]
+
+
 def word_class_table(
-    tokenizer: Any, tagger: Callable[[str], str] | None = None
+    tokenizer: Any, tagger: Callable[[str], str] | str | None = None
 ) -> tuple[torch.Tensor, tuple[str, ...]]:
     """Map every vocabulary id to a class index.
 
     Args:
         tokenizer: a Hugging Face tokenizer; V = len(tokenizer).
-        tagger: optional `word -> tag` function (e.g. wrapping nltk or spaCy); default the lexicon.
+        tagger: optional `word -> tag` function (e.g. wrapping spaCy), "nltk", or None for the lexicon.
 
     Returns:
         LongTensor (V,) of class indices, and the class names in index order.
@@ -63,6 +83,9 @@ def word_class_table(
     if tagger is None:
         tags = [lexicon_class(token) for token in tokens]
         names = LEXICON_CLASSES
+    elif tagger == "nltk":
+        tags = nltk_tags([_strip_markers(token) or token for token in tokens])
+        names = tuple(sorted(set(tags)))
     else:
         tags = [str(tagger(token)) for token in tokens]
         names = tuple(sorted(set(tags)))

@@ -104,3 +104,21 @@ def test_trainer_feeds_per_token_losses_back_to_pos_weighted(minilm_path, tmp_pa
     # An untrained model's loss is about log(vocab size) for every class.
     assert seen.sum() >= 3
     assert torch.allclose(collator.masker.class_loss[seen], torch.full((int(seen.sum()),), 10.3, dtype=torch.float64), atol=0.5)
+
+
+def test_custom_tagger_hook_and_nltk_without_its_data(minilm_path, monkeypatch, tmp_path):
+    import nltk
+    import pytest
+
+    from mlmkit.errors import MlmkitError
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path))
+    masker = mlmkit.build_collator("pos_weighted", tokenizer, tagger=_first_letter_tag).masker
+    assert set(masker.class_names) == {"vowel", "other"}
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])  # no tagger data anywhere
+    with pytest.raises(MlmkitError, match="nltk.downloader averaged_perceptron_tagger_eng"):
+        mlmkit.build_collator("pos_weighted", tokenizer, tagger="nltk")
+
+
+def _first_letter_tag(word: str) -> str:
+    return "vowel" if word[:1].lower() in "aeiou" else "other"
