@@ -88,6 +88,12 @@ def _check(options: CompareOptions) -> None:
     unknown = [name for name in options.strategies if name not in MASKERS]
     if unknown:
         raise MlmkitError(f"unknown strategy {unknown[0]!r} in --strategies; choose from {sorted(MASKERS)}")
+    seq2seq = [name for name in options.strategies if getattr(MASKERS[name], "collator_defaults", {}).get("output", "mlm") != "mlm"]
+    if seq2seq:
+        raise MlmkitError(
+            f"{seq2seq[0]!r} trains an encoder-decoder, not a masked LM, so it cannot share this comparison; "
+            "pretrain it with `mlmkit pretrain recipes/mass-tiny.yaml` and evaluate with `mlmkit seq2seq --compare-scratch`"
+        )
     if len(set(options.strategies)) != len(options.strategies):
         raise MlmkitError(f"--strategies lists a strategy twice: {list(options.strategies)}")
     if options.max_steps < 1 or (options.minutes is not None and options.minutes <= 0):

@@ -44,5 +44,7 @@ def test_strategy_options_and_bad_input(tmp_path, capsys):
         "span": {"geometric_p": 0.3}, "random": {"mlm_probability": 0.4}}
     assert main(["compare", "--strategies", "random,spam", "--out", str(tmp_path)]) == 2
     assert "unknown strategy 'spam'" in capsys.readouterr().err
+    assert main(["compare", "--strategies", "random,mass", "--out", str(tmp_path)]) == 2
+    assert "trains an encoder-decoder" in capsys.readouterr().err
     assert main(["compare", "--option", "geometric_p=0.3", "--out", str(tmp_path)]) == 2
     assert "expected STRATEGY.KEY=VALUE" in capsys.readouterr().err
