@@ -13,14 +13,13 @@ can replay them (`set_epoch(epoch, start_batch)`).
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from dataclasses import fields
 from typing import Any
 
 import torch
 
-from mlmkit.errors import MlmkitError
+from mlmkit.errors import MlmkitError, did_you_mean
 from mlmkit.masking import MASKERS
 from mlmkit.masking.corruption import check_replacement_probs, replacement_vocabulary
 from mlmkit.masking.outputs import OUTPUTS, SelectedBatch
@@ -78,7 +77,7 @@ class MaskingCollator:
     ) -> None:
         _check_options(tokenizer, mlm_probability, mask_replace_prob, random_replace_prob, pad_to_multiple_of, seed)
         if output not in OUTPUTS:
-            raise MlmkitError(f"unknown output stage {output!r}; choose one of {sorted(OUTPUTS)}{_nearest(output, list(OUTPUTS))}")
+            raise MlmkitError(f"unknown output stage {output!r}; choose one of {sorted(OUTPUTS)}{did_you_mean(output, OUTPUTS, cutoff=0.0)}")
         self.tokenizer = tokenizer
         self.masker = masker
         self.mlm_probability = float(mlm_probability)
@@ -248,11 +247,6 @@ def _check_options(
         raise MlmkitError(f"seed={seed!r} must be a non-negative int")
 
 
-def _nearest(name: str, valid: list[str]) -> str:
-    match = difflib.get_close_matches(name, valid, n=1, cutoff=0.0)
-    return f"; did you mean {match[0]!r}?" if match else ""
-
-
 def build_collator(name: str, tokenizer: Any, **options: Any) -> MaskingCollator:
     """Build the masking collator for strategy `name` (a key of `mlmkit.masking.MASKERS`).
 
@@ -267,7 +261,7 @@ def build_collator(name: str, tokenizer: Any, **options: Any) -> MaskingCollator
         MlmkitError: unknown strategy or option (naming the nearest valid one), or an invalid value.
     """
     if name not in MASKERS:
-        raise MlmkitError(f"unknown masking strategy {name!r}; choose one of {sorted(MASKERS)}{_nearest(name, list(MASKERS))}")
+        raise MlmkitError(f"unknown masking strategy {name!r}; choose one of {sorted(MASKERS)}{did_you_mean(name, MASKERS, cutoff=0.0)}")
     masker_class = MASKERS[name]
     masker_options = {f.name for f in fields(masker_class) if f.init}
     collator_options = set(inspect.signature(MaskingCollator.__init__).parameters) - {"self", "tokenizer", "masker"}
@@ -275,7 +269,7 @@ def build_collator(name: str, tokenizer: Any, **options: Any) -> MaskingCollator
     if unknown:
         valid = sorted(masker_options | collator_options)
         raise MlmkitError(
-            f"unknown option {unknown[0]!r} for masking strategy {name!r}; valid options: {valid}{_nearest(unknown[0], valid)}"
+            f"unknown option {unknown[0]!r} for masking strategy {name!r}; valid options: {valid}{did_you_mean(unknown[0], valid, cutoff=0.0)}"
         )
     own = {key: value for key, value in options.items() if key in masker_options}
     try:

@@ -13,12 +13,11 @@ A schedule is a small frozen dataclass (picklable, so it travels to DataLoader w
 from __future__ import annotations
 
 import bisect
-import difflib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Union
 
-from mlmkit.errors import MlmkitError
+from mlmkit.errors import MlmkitError, did_you_mean
 
 SCHEDULE_NAMES = ("constant", "linear", "cosine", "step", "piecewise")
 
@@ -43,8 +42,7 @@ class RateSchedule:
 
     def __post_init__(self) -> None:
         if self.name not in SCHEDULE_NAMES:
-            nearest = difflib.get_close_matches(self.name, SCHEDULE_NAMES, n=1)
-            hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
+            hint = did_you_mean(self.name, SCHEDULE_NAMES)
             raise MlmkitError(f"schedule name={self.name!r}, must be one of {list(SCHEDULE_NAMES)}{hint}")
         rates = [r for _, r in self.points] if self.name == "piecewise" else [self.start, self.end]
         for rate in rates:
@@ -104,8 +102,7 @@ def build_schedule(spec: ScheduleSpec) -> Callable[[float], float]:
         allowed = {"name", "start", "end", "switch_at", "points"}
         unknown = sorted(set(options) - allowed)
         if unknown:
-            nearest = difflib.get_close_matches(unknown[0], sorted(allowed | {"rate"}), n=1)
-            hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
+            hint = did_you_mean(unknown[0], sorted(allowed | {"rate"}))
             raise MlmkitError(f"unknown schedule option {unknown[0]!r} in {dict(spec)}{hint}")
         return RateSchedule(**options)
     if callable(spec):

@@ -73,7 +73,7 @@ def run_comparison(options: CompareOptions) -> dict[str, Any]:
         print(f"\n=== strategy {name} ===", flush=True)
         results[name] = _run_strategy(name, options, shared, out / "runs" / name, max_steps)
     report = {
-        "options": _plain(dataclasses.asdict(options)),
+        "options": dataclasses.asdict(options),
         "max_steps": max_steps,
         "common_eval": COMMON_EVAL,
         "strategies": results,
@@ -273,7 +273,7 @@ def _cached_json(path: Path, compute: Any) -> Any:
     value = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(_plain(value), indent=2), encoding="utf-8")
+    partial.write_text(json.dumps(value, indent=2), encoding="utf-8")
     partial.replace(path)
     return value
 
@@ -281,14 +281,3 @@ def _cached_json(path: Path, compute: Any) -> Any:
 def _mean(values: Any) -> float | None:
     values = list(values)
     return sum(values) / len(values) if values else None
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready copy: tuples to lists, Paths to strings."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value

@@ -6,11 +6,10 @@ What we build is a plain `BertForMaskedLM` / `RobertaForMaskedLM`, so every chec
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from typing import Any
 
-from mlmkit.errors import MlmkitError
+from mlmkit.errors import MlmkitError, did_you_mean
 
 # family -> (transformers config class name, model class name); imported lazily. A "module:Class"
 # name is one of ours (MASS: a BART subclass that takes decoder positions, saved as plain BART).
@@ -123,8 +122,7 @@ def _check_fields(config_class: Any, overrides: dict[str, Any]) -> None:
     known = set(config_class().to_dict())
     for name in overrides:
         if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, sorted(known), cutoff=0.5)
             raise MlmkitError(f"model.config.{name} is not a field of {config_class.__name__}{hint}")
 
 
