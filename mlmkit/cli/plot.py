@@ -9,7 +9,7 @@ example:
   mlmkit plot runs/tiny-cpu runs/tiny-span --out curves.png
 
 Reads RUN_DIR/metrics.jsonl of each run and draws training loss, held-out loss and held-out
-accuracy against step and against wall-clock seconds.
+accuracy against step and against training seconds (wall-clock, evaluation and checkpoints left out).
 """
 
 

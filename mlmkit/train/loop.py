@@ -12,7 +12,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -233,9 +233,21 @@ class _Loop:
             row = self._log_train(position)
             bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
         if position.step % self.train.eval_every == 0:
-            self._evaluate(position)
+            self._off_the_clock(self._evaluate, position)
         if position.step % self.train.save_every == 0:
-            self._save(position)
+            self._off_the_clock(self._save, position)
+
+    def _off_the_clock(self, work: Callable[[Position], None], position: Position) -> None:
+        """Run evaluation or checkpointing without counting it as training time.
+
+        Why: `seconds` (and tokens/s) measure training alone, so runs that evaluate or save at
+        different costs (a late-mask model, another eval set) compare fairly per second.
+        """
+        started = time.perf_counter()
+        work(position)
+        paused = time.perf_counter() - started
+        self.clock += paused
+        self.window.started += paused
 
     def _log_train(self, position: Position) -> dict[str, Any]:
         window, now = self.window, time.perf_counter()

@@ -52,6 +52,30 @@ def test_metrics_rows_have_the_documented_fields(write_recipe, tmp_path: Path) -
     assert (out / "config.yaml").is_file() and (out / "final" / "config.json").is_file()
 
 
+def test_evaluation_and_checkpoints_do_not_count_as_training_seconds(write_recipe, tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    from mlmkit.train import checkpoint, metrics
+
+    def slow(work):
+        def wrapped(*args, **kwargs):
+            time.sleep(1.0)
+            return work(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(metrics, "evaluate", slow(metrics.evaluate))
+    monkeypatch.setattr(checkpoint, "save_checkpoint", slow(checkpoint.save_checkpoint))
+    out = tmp_path / "run"
+    started = time.perf_counter()
+    pretrain(load_recipe(write_recipe(out, max_steps=8, eval_every=2, save_every=2)))
+    elapsed = time.perf_counter() - started
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    # 4 evaluations and 4 checkpoints slept 8 s in all; none of it is training time.
+    assert elapsed > 8.0 and rows[-1]["seconds"] < elapsed - 7.5
+    assert all(row["tokens_per_s"] > 8 * 32 / 1.0 for row in rows if "loss" in row)
+
+
 def test_a_recipe_can_train_its_tokenizer_and_prepare_its_data(small_corpus: Path, tmp_path: Path) -> None:
     from mlmkit.config import config_from_dict
 
