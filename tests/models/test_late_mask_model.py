@@ -103,6 +103,28 @@ def test_encoder_sees_only_unmasked_tokens_at_original_positions(family: str) ->
     torch.testing.assert_close(kept_slots, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+def test_dropped_tokens_equal_a_full_length_model_that_hides_them_early(family: str) -> None:
+    """With [MASK]s dropped, 3ML_self equals the standard model run at full length where the first
+    N−k layers cannot attend to the [MASK] slots and those slots restart from the [MASK] vector plus
+    their position embedding at layer N−k: the whole dropped-token path, checked end to end."""
+    standard = tiny_mlm(family)
+    model = LateMaskForMaskedLM(standard, LateMaskConfig(late_layers=1)).eval()  # [MASK] vector drawn
+    ids, selected = random_rows()
+    batch = late_batch(ids, selected)
+    rows, length = ids.shape
+    base = standard.base_model
+    position_ids = torch.arange(length).expand(rows, -1) + (2 if family == "roberta" else 0)
+    hidden = base.embeddings(input_ids=ids, position_ids=position_ids)
+    hide_masks = torch.zeros(rows, 1, length, length).masked_fill(selected[:, None, None, :], torch.finfo(torch.float32).min)
+    for layer in base.encoder.layer[: LAYERS - 1]:
+        hidden = layer(hidden, hide_masks)
+    restarted = base.embeddings(inputs_embeds=model.mask_embedding.expand(rows, length, -1), position_ids=position_ids)
+    hidden = base.encoder.layer[LAYERS - 1](torch.where(selected[..., None], restarted, hidden), None)
+    reference = model.head(hidden).gather(1, batch["masked_positions"][..., None].expand(-1, -1, VOCAB))
+    torch.testing.assert_close(model(**batch).logits, reference, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("variant", ["self", "cross"])
 def test_padding_slots_do_not_change_results(variant: str) -> None:
     """A row padded with -1 slots (rows of unequal counts) gives what it gives alone."""
