@@ -21,8 +21,13 @@ them alike; ratios to the baseline case (the first dense one) of the same run ar
 (STYLE §3.8).
 
 Run:  python benchmarks/train_step.py                          (writes benchmarks/results/train_step.md)
-      python benchmarks/train_step.py --family roberta --sizes small,base --seq-lens 128,512 \
-          --tokens-per-step 1024 --rounds 1 --json rows.json   (the issue-8 table; slow on a CPU)
+      python benchmarks/train_step.py --family roberta --sizes base --seq-lens 128,512 --tokens-per-step 4096 \
+          --cases dense@0.15,sparse@0.15,late_mask@0.5 --rounds 3 --threads 2 --json rows.json
+                                           (the issue-8 CPU table: 6 minutes on an idle 2-core machine)
+      python benchmarks/train_step.py --device cuda --attn sdpa --family roberta --sizes base,large \
+          --seq-lens 128,512 --tokens-per-step 16384 --rounds 20 --warmup 3   (on a GPU, bf16 autocast)
+At a few hundred tokens per step a CPU step is dominated by costs that do not scale with the tokens
+(AdamW over every parameter): give it a realistic micro-batch (thousands of tokens) to compare times.
 Add a variant: one entry in VARIANTS (a function building the training module from the HF model) and,
 if it needs another batch layout, one in LAYOUTS; add a column: one key in the row dict of `measure`
 (the JSON rows carry every key).
@@ -114,7 +119,7 @@ class Setting:
     attn: str
 
 
-def build(variant: str, setting: Setting, seed: int) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+def build(variant: str, setting: Setting, seed: int, device: torch.device) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
     from transformers import AutoConfig, AutoModelForMaskedLM
 
     family = FAMILIES[setting.family]
@@ -122,7 +127,7 @@ def build(variant: str, setting: Setting, seed: int) -> tuple[torch.nn.Module, t
     config = AutoConfig.for_model(vocab_size=family.vocab_size, **fields, **SIZES[setting.size])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        module = VARIANTS[variant](AutoModelForMaskedLM.from_config(config), setting.late_layers)
+        module = VARIANTS[variant](AutoModelForMaskedLM.from_config(config), setting.late_layers).to(device)
     return module, torch.optim.AdamW(module.parameters(), lr=1e-4)
 
 
@@ -136,22 +141,32 @@ def count_flops(module: torch.nn.Module, optimizer: torch.optim.Optimizer, batch
 
 
 def step(module: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor]) -> float:
+    """Seconds of one training step; on a GPU the clock waits for the device (its work is asynchronous)."""
+    device = next(module.parameters()).device
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    synchronize()
     start = time.perf_counter()
-    module(**batch)["loss"].backward()
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        loss = module(**batch)["loss"]
+    loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
+    synchronize()
     return time.perf_counter() - start
 
 
-def measure(setting: Setting, cases: list[tuple[str, float]], rounds: int, warmup: int) -> list[dict[str, Any]]:
+def measure(
+    setting: Setting, cases: list[tuple[str, float]], rounds: int, warmup: int, device: torch.device
+) -> list[dict[str, Any]]:
     """Count each case's FLOPs in its first step, then time interleaved rounds; one row per case."""
     family = FAMILIES[setting.family]
     batches, runs, flops = {}, {}, {}
     for variant, rate in cases:
         batch = make_batch(setting.batch_size, setting.seq_len, rate, seed=0, family=family)
         layout = LAYOUTS.get(variant)
-        batches[variant, rate] = layout(batch, family) if layout else batch
-        runs[variant, rate] = build(variant, setting, seed=0)
+        batch = layout(batch, family) if layout else batch
+        batches[variant, rate] = {key: value.to(device) for key, value in batch.items()}
+        runs[variant, rate] = build(variant, setting, seed=0, device=device)
         flops[variant, rate] = count_flops(*runs[variant, rate], batches[variant, rate])
     times: dict[tuple[str, float], list[float]] = {case: [] for case in runs}
     for round_index in range(max(warmup - 1, 0) + rounds):  # the counted step was the first warm-up
@@ -193,12 +208,15 @@ def target_lines(rows: list[dict[str, Any]], limit: float = 0.70) -> list[str]:
     return lines
 
 
-def environment(threads: int) -> dict[str, Any]:
+def environment(threads: int, device: torch.device) -> dict[str, Any]:
     import transformers
 
     sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"{platform.processor() or platform.machine()} CPU"
-    return {"git_sha": sha, "device": device, "torch": torch.__version__, "transformers": transformers.__version__,
+    if device.type == "cuda":
+        name = f"{torch.cuda.get_device_name(device)} (bf16 autocast)"
+    else:
+        name = f"{platform.processor() or platform.machine()} CPU, {threads} torch thread(s)"
+    return {"git_sha": sha, "device": name, "torch": torch.__version__, "transformers": transformers.__version__,
             "threads": threads}
 
 
@@ -206,7 +224,7 @@ def markdown(rows: list[dict[str, Any]], env: dict[str, Any]) -> str:
     lines = [
         "# Training step: dense vs sparse MLM head vs 3ML late-mask",
         "",
-        f"`python benchmarks/train_step.py` on {env['device']}, {env['threads']} torch thread(s), torch {env['torch']}, "
+        f"`python benchmarks/train_step.py` on {env['device']}, torch {env['torch']}, "
         f"transformers {env['transformers']}, git {env['git_sha']}. Masked-LM presets with the family's vocabulary; "
         "one step = forward + backward + AdamW; FLOPs counted by FlopCounterMode; median of interleaved rounds; "
         "ratios to the dense step of the same run (baseline column).",
@@ -250,17 +268,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--device", type=torch.device, default=torch.device("cpu"), help="cpu or cuda (bf16 autocast on cuda)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "train_step.md")
     parser.add_argument("--json", type=Path, help="also write the rows (one per case and shape) as a JSON list to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    env = environment(args.threads)
+    env = environment(args.threads, args.device)
     rows = []
     for size in args.sizes.split(","):
         for seq_len in (int(value) for value in args.seq_lens.split(",")):
             batch_size = args.tokens_per_step // seq_len if args.tokens_per_step else args.batch_size
             setting = Setting(args.family, size, seq_len, batch_size, args.late_layers, args.attn)
-            rows += measure(setting, args.cases, args.rounds, args.warmup)
+            rows += measure(setting, args.cases, args.rounds, args.warmup, args.device)
             print("\n".join(markdown(rows, env).splitlines()[-len(args.cases) - len(target_lines(rows)) - 1 :]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(rows, env), encoding="utf-8")
