@@ -1,24 +1,30 @@
 """Toy-scale quality check of 3ML late-mask pretraining (issue 8): held-out MLM accuracy per second.
 
-Pretrains `recipes/tiny-cpu.yaml` (standard BERT-tiny, 15%) and `recipes/3ml-tiny-cpu.yaml`
-(late-mask, 50%, [MASK]s join at the last of 2 layers) on one shared tokenizer and one shared set of
-blocks from the embedded corpus, with the same steps, batch, optimiser and seed. Each run's own
-held-out evaluation masks at its own rate, which makes the two incomparable; so every saved
-checkpoint is also scored under one COMMON masking: random 15%, [MASK] only, fixed seed; both
-layouts (in place for the standard model, late-mask for 3ML) then mask exactly the same positions.
+Pretrains a standard model (`recipes/tiny-cpu.yaml`: 15% masking, 80/10/10) and a late-mask model
+(`recipes/3ml-tiny-cpu.yaml`: 50% [MASK]-only masking, [MASK]s join for the last `--late-layers`
+layers) of the same size for the SAME wall-clock budget on one shared tokenizer and one shared set of
+blocks from the embedded corpus, with the same batch, optimiser, schedule shape and seed:
+1. calibration: a short run of each measures its seconds per step (steps 10..N, the first ones warm up);
+2. each run gets the steps that fill `--minutes` of training at that pace (evaluation and checkpoints
+   are off the loop's clock) and saves `--points` evenly spaced checkpoints;
+3. every checkpoint is scored under one COMMON masking on held-out text (random 15%, [MASK] only,
+   fixed seed; in place for the standard model, as late slots for 3ML, so both predict exactly the
+   same positions from the same context). Each run's own evaluation masks at its own rate, which
+   makes the two incomparable.
+Held-out text: `--heldout FILE` (default: WikiText-2's test split from ../shared/data, other articles
+than the embedded corpus, which is WikiText-2's validation split), its first `--heldout-rows` blocks.
 
-Writes OUT/standard, OUT/late_mask (the runs), OUT/<run>-common15/metrics.jsonl (the common curve,
-readable by `mlmkit plot`), OUT/curves.png and OUT/summary.json: accuracy of both at the same
-wall-clock second (the shorter run's end, the longer run's curve interpolated) and at the end, with
-the common held-out loss beside it (at toy budgets accuracy can sit at the unigram baseline for both).
+Writes OUT/standard, OUT/late_mask (the runs), OUT/<run>-common15/metrics.jsonl (the common curves,
+readable by `mlmkit plot`), OUT/curves.png (`mlmkit plot` of all four) and OUT/summary.json: both
+runs' common accuracy and loss at the same training second (the earlier end; the other run's curve
+interpolated) and at the end.
 
-Run:  python benchmarks/late_mask_toy.py --out runs/late-mask-toy            (2 × 300 steps)
-      python benchmarks/late_mask_toy.py --out /tmp/toy --max-steps 20      (a smoke run)
-Wall-clock numbers depend on the machine's load; run nothing else meanwhile, or, on a shared machine,
-train both at once so that they share its load (finished runs are reused; the last call compares):
-      python benchmarks/late_mask_toy.py --out T --runs standard --threads 1 &
-      python benchmarks/late_mask_toy.py --out T --runs late_mask --threads 1; wait
-      python benchmarks/late_mask_toy.py --out T
+Run:  python benchmarks/late_mask_toy.py --out runs/late-mask-toy --minutes 8
+      python benchmarks/late_mask_toy.py --out /tmp/toy --minutes 0.5 --heldout-rows 16 --calibration-steps 20  (a smoke run)
+      python benchmarks/late_mask_toy.py --out /tmp/toy50 --set-standard collator.options.mlm_probability=0.5 \
+          collator.options.mask_replace_prob=1.0 collator.options.random_replace_prob=0.0
+                                    (the standard model at 3ML's masking: isolates "mask later" from "mask more")
+Run nothing else meanwhile: the comparison is per second of wall-clock. Finished runs are reused.
 """
 
 from __future__ import annotations
@@ -32,11 +38,12 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = {"standard": REPO / "recipes" / "tiny-cpu.yaml", "late_mask": REPO / "recipes" / "3ml-tiny-cpu.yaml"}
+DEFAULT_HELDOUT = REPO.parent / "shared" / "data" / "corpus" / "wikitext-2-raw" / "wiki.test.raw"
 COMMON = {"mlm_probability": 0.15, "mask_replace_prob": 1.0, "random_replace_prob": 0.0, "seed": 12345}
 
 
-def shared_inputs(out: Path, seq_len: int = 128) -> tuple[Any, Path, Path, Any]:
-    """One tokenizer and one prepared dataset for both runs: (tokenizer, its folder, data folder, held-out blocks)."""
+def shared_inputs(out: Path, heldout: Path, heldout_rows: int, seq_len: int = 128) -> tuple[Any, Path, Path, Any]:
+    """One tokenizer and one prepared training set for both runs: (tokenizer, its folder, data folder, held-out blocks)."""
     from mlmkit.data.corpus import default_corpus_path
     from mlmkit.data.pipeline import prepare_dataset
     from mlmkit.data.tokenizer import train_tokenizer
@@ -44,28 +51,56 @@ def shared_inputs(out: Path, seq_len: int = 128) -> tuple[Any, Path, Path, Any]:
     corpus = [default_corpus_path()]
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = train_tokenizer(corpus, "wordpiece", 4000, out / "tokenizer", lowercase=True).tokenizer
-    prepared = prepare_dataset(tokenizer, seq_len=seq_len, out_dir=out / "data", corpus_files=corpus, validation_fraction=0.05)
-    return tokenizer, out / "tokenizer", prepared.path, prepared.dataset["validation"]
+    # A small validation split only because the loop wants one; the comparison scores `heldout`.
+    train = prepare_dataset(tokenizer, seq_len=seq_len, out_dir=out / "data", corpus_files=corpus, validation_fraction=0.01)
+    scored = prepare_dataset(tokenizer, seq_len=seq_len, out_dir=out / "heldout", corpus_files=[heldout])
+    rows = scored.dataset  # one split: no validation_fraction
+    return tokenizer, out / "tokenizer", train.path, rows.select(range(min(heldout_rows, len(rows))))
 
 
-def pretrain_run(name: str, out: Path, inputs: tuple[Path, Path], max_steps: int, every: int, batch_size: int | None) -> Path:
-    """Pretrain one recipe on the shared (tokenizer, data) folders, keeping a checkpoint every `every` steps."""
+def recipe_overrides(name: str, args: argparse.Namespace, inputs: tuple[Path, Path], run_dir: Path) -> list[str]:
+    """What both runs share (size, data, tokenizer, --set) and what only the late-mask run has."""
+    overrides = [f"tokenizer.path={inputs[0]}", f"data.path={inputs[1]}", f"output_dir={run_dir}", f"model.size={args.size}"]
+    if name == "late_mask":
+        overrides.append(f"model.late_mask.late_layers={args.late_layers}")
+    return overrides + list(args.set) + list(args.set_standard if name == "standard" else args.set_late_mask)
+
+
+def seconds_per_step(name: str, args: argparse.Namespace, inputs: tuple[Path, Path]) -> float:
+    """Training seconds per step of a short run, leaving out its first 10 steps (warm-up)."""
     from mlmkit.config import load_recipe
     from mlmkit.train import pretrain
 
-    run_dir = out / name
-    overrides = [
-        f"tokenizer.path={inputs[0]}", f"data.path={inputs[1]}", f"output_dir={run_dir}",
-        f"train.max_steps={max_steps}", f"train.save_every={every}", f"train.eval_every={every}",
-        f"train.keep_checkpoints={max_steps // every + 1}",
-    ] + ([f"train.batch_size={batch_size}"] if batch_size else [])
+    run_dir = args.out / "calibrate" / name
+    steps = args.calibration_steps
+    overrides = recipe_overrides(name, args, inputs, run_dir) + [
+        f"train.max_steps={steps}", "train.log_every=10", f"train.eval_every={steps}", f"train.save_every={steps}",
+    ]
+    if not (run_dir / "final" / "config.json").is_file():
+        pretrain(load_recipe(RECIPES[name], overrides), resume=False)
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+    logged = {row["step"]: row["seconds"] for row in rows if "loss" in row}
+    return (logged[steps] - logged[10]) / (steps - 10)  # steps is a multiple of 10 (checked in main)
+
+
+def pretrain_run(name: str, args: argparse.Namespace, inputs: tuple[Path, Path], max_steps: int) -> Path:
+    """Pretrain one recipe for `max_steps`, keeping `--points` evenly spaced checkpoints."""
+    from mlmkit.config import load_recipe
+    from mlmkit.train import pretrain
+
+    run_dir = args.out / name
+    every = max(1, max_steps // args.points)
+    overrides = recipe_overrides(name, args, inputs, run_dir) + [
+        f"train.max_steps={max_steps}", f"train.save_every={every}", f"train.eval_every={max_steps}",
+        f"train.keep_checkpoints={args.points + 1}",
+    ]
     if not (run_dir / "final" / "config.json").is_file():
         pretrain(load_recipe(RECIPES[name], overrides), resume=False)
     return run_dir
 
 
 @torch.no_grad()
-def common_curve(name: str, run_dir: Path, tokenizer: Any, validation: Any) -> list[dict[str, Any]]:
+def common_curve(name: str, run_dir: Path, tokenizer: Any, heldout: Any) -> list[dict[str, Any]]:
     """The COMMON held-out score of every checkpoint of a run, with its training seconds."""
     from accelerate import Accelerator
     from transformers import AutoModelForMaskedLM
@@ -84,7 +119,7 @@ def common_curve(name: str, run_dir: Path, tokenizer: Any, validation: Any) -> l
         folder = checkpoint / "model"
         model = LateMaskForMaskedLM.from_pretrained(folder) if name == "late_mask" else AutoModelForMaskedLM.from_pretrained(folder)
         accelerator = Accelerator(cpu=True)
-        loader = torch.utils.data.DataLoader(validation, batch_size=64, collate_fn=collator)
+        loader = torch.utils.data.DataLoader(heldout, batch_size=64, collate_fn=collator)
         module, loader = accelerator.prepare(build_objective(model).wrap(model), loader)
         result = evaluate(accelerator, module, loader, collator, len(tokenizer))
         rows.append({"step": state["step"], "seconds": state["seconds"], **result})
@@ -105,41 +140,51 @@ def value_at(rows: list[dict[str, Any]], key: str, seconds: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/late-mask-toy"))
-    parser.add_argument("--max-steps", type=int, default=300)
-    parser.add_argument("--every", type=int, default=50, help="checkpoint (and common evaluation) interval in steps")
-    parser.add_argument("--batch-size", type=int, default=None, help="override both recipes' train.batch_size")
-    parser.add_argument("--runs", nargs="+", choices=list(RECIPES), default=list(RECIPES), help="train only these")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--minutes", type=float, default=8.0, help="training wall-clock budget of each run")
+    parser.add_argument("--size", default="mini", help="model size of both runs (mlmkit.models.factory.SIZES)")
+    parser.add_argument("--late-layers", type=int, default=1, help="layers the [MASK]s join for (of the size's layers)")
+    parser.add_argument("--points", type=int, default=8, help="checkpoints (points of the common curve) per run")
+    parser.add_argument("--calibration-steps", type=int, default=30)
+    parser.add_argument("--heldout", type=Path, default=DEFAULT_HELDOUT, help="held-out text file")
+    parser.add_argument("--heldout-rows", type=int, default=512, help="blocks of 128 tokens scored")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="recipe overrides for both runs")
+    parser.add_argument("--set-standard", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for the standard run")
+    parser.add_argument("--set-late-mask", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for the late-mask run")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.calibration_steps < 20 or args.calibration_steps % 10:
+        raise SystemExit(f"--calibration-steps must be a multiple of 10 from 20 up, got {args.calibration_steps}")
+    if not args.heldout.is_file():
+        raise SystemExit(f"held-out file {args.heldout} not found; pass --heldout FILE (any text the corpus does not hold)")
     from mlmkit.train.plot import plot_runs
 
-    tokenizer, tokenizer_dir, data_dir, validation = shared_inputs(args.out)
-    every = min(args.every, args.max_steps)
-    for name in args.runs:
-        pretrain_run(name, args.out, (tokenizer_dir, data_dir), args.max_steps, every, args.batch_size)
-    if set(args.runs) != set(RECIPES):
-        return
+    tokenizer, tokenizer_dir, data_dir, heldout = shared_inputs(args.out, args.heldout, args.heldout_rows)
+    inputs = (tokenizer_dir, data_dir)
+    pace = {name: seconds_per_step(name, args, inputs) for name in RECIPES}
+    steps = {name: max(args.points, round(args.minutes * 60 / pace[name])) for name in RECIPES}
+    print(json.dumps({"seconds_per_step": pace, "steps": steps}), flush=True)
     curves = {}
     for name in RECIPES:
-        curves[name] = common_curve(name, args.out / name, tokenizer, validation)
+        run_dir = pretrain_run(name, args, inputs, steps[name])
+        curves[name] = common_curve(name, run_dir, tokenizer, heldout)
         common_dir = args.out / f"{name}-common15"
         common_dir.mkdir(parents=True, exist_ok=True)
         (common_dir / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in curves[name]), encoding="utf-8")
     same_second = min(rows[-1]["seconds"] for rows in curves.values())
+    keys = ("eval_accuracy", "eval_loss", "eval_unigram_accuracy")
     summary = {
-        "common_masking": COMMON,
+        "size": args.size, "late_layers": args.late_layers, "minutes": args.minutes,
+        "overrides": {"both": args.set, "standard": args.set_standard, "late_mask": args.set_late_mask},
+        "seconds_per_step": pace, "steps": steps, "common_masking": COMMON,
+        "heldout": {"file": str(args.heldout), "rows": len(heldout), "scored_tokens": curves["standard"][-1]["eval_tokens"]},
         "seconds_compared": same_second,
-        "at_same_second": {
-            name: {key: value_at(rows, key, same_second) for key in ("eval_accuracy", "eval_loss")} for name, rows in curves.items()
-        },
-        "final": {name: {key: rows[-1][key] for key in ("step", "seconds", "eval_accuracy", "eval_loss")} for name, rows in curves.items()},
+        "at_same_second": {name: {key: value_at(rows, key, same_second) for key in keys} for name, rows in curves.items()},
+        "final": {name: {key: rows[-1][key] for key in ("step", "seconds", *keys)} for name, rows in curves.items()},
         "curves": curves,
     }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     runs = [str(args.out / name) for name in RECIPES] + [str(args.out / f"{name}-common15") for name in RECIPES]
     plot_runs(runs, str(args.out / "curves.png"))
+    print(f"curves: mlmkit plot {' '.join(runs)} --out {args.out / 'curves.png'}")
     print(json.dumps({key: summary[key] for key in ("seconds_compared", "at_same_second", "final")}, indent=1))
 
 
