@@ -26,3 +26,22 @@ def wordpiece_tokenizer(num_words: int):
         sep_token="[SEP]",
         mask_token="[MASK]",
     )
+
+
+def rare_content_ids(tokenizer, counts, low: int, high: int):
+    """Ids of whole-word alphabetic tokens of >= 4 letters whose corpus count lies in [low, high]."""
+    import torch
+
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    alphabetic = torch.tensor([t.isalpha() and len(t) >= 4 for t in tokens])
+    return torch.nonzero(alphabetic & (counts >= low) & (counts <= high)).flatten()
+
+
+def selection(batch: dict, tokenizer):
+    """(selected, original ids, maskable) of an MLM batch: what was picked, from what, among which tokens."""
+    import torch
+
+    selected = batch["labels"] != -100
+    original = torch.where(selected, batch["labels"], batch["input_ids"])
+    maskable = batch["attention_mask"].bool() & ~torch.isin(original, torch.tensor(tokenizer.all_special_ids))
+    return selected, original, maskable

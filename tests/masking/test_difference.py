@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from masking_helpers import selection
+
 from mlmkit import build_collator
 from mlmkit.errors import MlmkitError
 from mlmkit.masking.selection import token_budget
@@ -54,9 +56,7 @@ def test_rank_weights_follow_similarity(stats_path, minilm_tokenizer):
 
 def test_budget_words_whole_and_specials(stats_path, minilm_tokenizer, bc5cdr_features):
     batch = build_collator("difference", minilm_tokenizer, stats=stats_path)(bc5cdr_features[:64])
-    selected = batch["labels"] != -100
-    original = torch.where(selected, batch["labels"], batch["input_ids"])
-    maskable = batch["attention_mask"].bool() & ~torch.isin(original, torch.tensor(minilm_tokenizer.all_special_ids))
+    selected, _, maskable = selection(batch, minilm_tokenizer)
     budget, count = token_budget(maskable, 0.15), selected.sum(1)
     assert (count >= budget).all() and (count - budget < 12).all() and not (selected & ~maskable).any()
     for row, feature in enumerate(bc5cdr_features[:64]):  # whole words: all pieces of a word or none

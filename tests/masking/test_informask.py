@@ -7,6 +7,8 @@ import math
 import pytest
 import torch
 
+from masking_helpers import rare_content_ids, selection
+
 from mlmkit import build_collator
 from mlmkit.errors import MlmkitError
 from mlmkit.masking.selection import token_budget
@@ -15,13 +17,6 @@ from mlmkit.stats.artifact import load_stats
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 STOP_WORDS = ["the", "of", ","]
-
-
-def rare_content_ids(tokenizer, unigram_counts: torch.Tensor) -> torch.Tensor:
-    """Whole-word alphabetic tokens of >= 4 letters seen 2..20 times in the statistics corpus."""
-    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    alphabetic = torch.tensor([t.isalpha() and len(t) >= 4 for t in tokens])
-    return torch.nonzero(alphabetic & (unigram_counts >= 2) & (unigram_counts <= 20)).flatten()
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +32,8 @@ def random_counts(minilm_tokenizer, wiki_features, mask_counts):
 @pytest.mark.parametrize("mode", ["exact", "bernoulli", "sample_and_score"])
 def test_stop_words_less_rare_content_words_more_than_random(mode, stats_path, minilm_tokenizer, wiki_features, mask_counts, random_counts):
     counts = mask_counts(build_collator("informask", minilm_tokenizer, stats=stats_path, mode=mode, seed=3), wiki_features, passes=2)
-    rare = rare_content_ids(minilm_tokenizer, load_stats(stats_path, minilm_tokenizer, "informask").tensors["unigram_counts"])
+    unigram_counts = load_stats(stats_path, minilm_tokenizer, "informask").tensors["unigram_counts"]
+    rare = rare_content_ids(minilm_tokenizer, unigram_counts, low=2, high=20)
     stop = minilm_tokenizer.convert_tokens_to_ids(STOP_WORDS)
     # The three stop-words occur ~36,000 times in two passes: the binomial sd of a share is < 0.002.
     if mode == "sample_and_score":  # the best of 10 uniform masks: a milder tilt, towards tokens with reliable
@@ -51,9 +47,7 @@ def test_stop_words_less_rare_content_words_more_than_random(mode, stats_path, m
 def test_exact_mode_meets_the_budget_and_never_masks_specials(stats_path, minilm_tokenizer, wiki_features):
     for mode in ("exact", "sample_and_score"):
         batch = build_collator("informask", minilm_tokenizer, stats=stats_path, mode=mode, mlm_probability=0.2)(wiki_features[:64])
-        selected = batch["labels"] != -100
-        original = torch.where(selected, batch["labels"], batch["input_ids"])
-        maskable = batch["attention_mask"].bool() & ~torch.isin(original, torch.tensor(minilm_tokenizer.all_special_ids))
+        selected, _, maskable = selection(batch, minilm_tokenizer)
         assert torch.equal(selected.sum(1), token_budget(maskable, 0.2)) and not (selected & ~maskable).any()
 
 
@@ -61,9 +55,7 @@ def test_bernoulli_mode_expected_rate(stats_path, minilm_tokenizer, wiki_feature
     rates = load_stats(stats_path, minilm_tokenizer, "informask").tensors["rates"].double()
     collator = build_collator("informask", minilm_tokenizer, stats=stats_path, mode="bernoulli", mlm_probability=0.3)
     batch = collator(wiki_features)
-    selected = batch["labels"] != -100
-    original = torch.where(selected, batch["labels"], batch["input_ids"])
-    maskable = batch["attention_mask"].bool() & ~torch.isin(original, torch.tensor(minilm_tokenizer.all_special_ids))
+    selected, original, maskable = selection(batch, minilm_tokenizer)
     probability = (rates[original[maskable]] * 0.3 / 0.15).clamp(max=1.0)  # rescaled to the collator's rate
     expected, sd = probability.sum().item(), math.sqrt((probability * (1 - probability)).sum().item())
     assert abs(selected.sum().item() - expected) < 4 * sd and not (selected & ~maskable).any()

@@ -7,6 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from masking_helpers import selection
+
 from mlmkit import build_collator
 from mlmkit.masking.pmi import PmiMasker
 from mlmkit.masking.selection import token_budget
@@ -92,9 +94,7 @@ def _find(ids: list[int], pair: list[int]) -> list[int]:
 
 def test_budget_and_specials(pmi_collator, wiki_features, minilm_tokenizer):
     batch = pmi_collator(wiki_features[:64])
-    selected = batch["labels"] != -100
-    original = torch.where(selected, batch["labels"], batch["input_ids"])
-    maskable = batch["attention_mask"].bool() & ~torch.isin(original, torch.tensor(minilm_tokenizer.all_special_ids))
+    selected, _, maskable = selection(batch, minilm_tokenizer)
     budget, count = token_budget(maskable, 0.15), selected.sum(1)
     assert (count >= budget).all() and (count - budget < 20).all()  # overshoot < one unit (at most 5 words)
     assert not (selected & ~maskable).any()

@@ -7,6 +7,8 @@ import math
 import pytest
 import torch
 
+from masking_helpers import rare_content_ids, selection
+
 from mlmkit import build_collator
 from mlmkit.errors import MlmkitError
 from mlmkit.masking.selection import token_budget
@@ -32,8 +34,7 @@ def test_stop_words_less_rare_content_words_more_than_random(weighting, stats_pa
     collator = build_collator("rom", minilm_tokenizer, stats=stats_path, weighting=weighting, seed=4)
     counts = mask_counts(collator, wiki_features, passes=2)
     frequency = load_stats(stats_path, minilm_tokenizer, "rom").tensors["document_frequency"]
-    tokens = minilm_tokenizer.convert_ids_to_tokens(list(range(len(minilm_tokenizer))))
-    rare = torch.nonzero(torch.tensor([t.isalpha() and len(t) >= 4 for t in tokens]) & (frequency >= 1) & (frequency <= 10)).flatten()
+    rare = rare_content_ids(minilm_tokenizer, frequency, low=1, high=10)
     stop = minilm_tokenizer.convert_tokens_to_ids(STOP_WORDS)
     # ~36,000 stop-word and > 1,000 rare occurrences over two passes: binomial sds are < 0.01, far below the gaps.
     assert counts.share(stop) < 0.6 * random_counts.share(stop)
@@ -51,9 +52,7 @@ def test_exact_budget_and_specials(stats_path, minilm_tokenizer, wiki_features):
     for weighting in ("idf", "bm25"):
         collator = build_collator("rom", minilm_tokenizer, stats=stats_path, weighting=weighting, mlm_probability=0.3)
         batch = collator(wiki_features[:64])
-        selected = batch["labels"] != -100
-        original = torch.where(selected, batch["labels"], batch["input_ids"])
-        maskable = batch["attention_mask"].bool() & ~torch.isin(original, torch.tensor(minilm_tokenizer.all_special_ids))
+        selected, _, maskable = selection(batch, minilm_tokenizer)
         assert torch.equal(selected.sum(1), token_budget(maskable, 0.3)) and not (selected & ~maskable).any()
 
 
