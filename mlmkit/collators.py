@@ -54,6 +54,9 @@ class MaskingCollator:
         mlm_probability: share of maskable tokens to predict per sequence (budget round(rate × n), ≥ 1).
         mask_replace_prob: share of selected tokens (or units) replaced by the mask token.
         random_replace_prob: share replaced by a random vocabulary token (never a special one).
+        exact_replacement: split each row's selection into exact [MASK]/random/kept counts
+            (round(k × share)) instead of drawing per token; with output="late_mask" and equal rows,
+            every row then has the same encoder length (no padding) under 80/10/10 too.
         pad_to_multiple_of: pad the length up to a multiple of this (e.g. 8 for tensor cores).
         seed: seed of the per-batch generators.
         output: output stage, a key of `mlmkit.masking.outputs.OUTPUTS` ("mlm": BERT's in-place MLM).
@@ -70,6 +73,7 @@ class MaskingCollator:
         mlm_probability: float = 0.15,
         mask_replace_prob: float = 0.8,
         random_replace_prob: float = 0.1,
+        exact_replacement: bool = False,
         pad_to_multiple_of: int | None = None,
         seed: int = 0,
         output: str = "mlm",
@@ -83,6 +87,7 @@ class MaskingCollator:
         self.mlm_probability = float(mlm_probability)
         self.mask_replace_prob = float(mask_replace_prob)
         self.random_replace_prob = float(random_replace_prob)
+        self.exact_replacement = bool(exact_replacement)
         self.pad_to_multiple_of = pad_to_multiple_of
         self.seed = int(seed)
         self.output = output

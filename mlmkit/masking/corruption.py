@@ -54,6 +54,7 @@ def apply_replacement(
     mask_replace_prob: float = 0.8,
     random_replace_prob: float = 0.1,
     unit_ids: torch.Tensor | None = None,
+    exact: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Corrupt the selected positions and build MLM labels.
 
@@ -71,6 +72,10 @@ def apply_replacement(
         unit_ids: LongTensor (B, T) or None. When given, the choice mask/random/keep is drawn once per
             unit, so all pieces of a word or span get the same treatment (SpanBERT's span-level 80/10/10);
             each random piece still gets its own random id.
+        exact: split each row's selection into exactly round(k × mask_replace_prob) [MASK]s and
+            round(k × (mask_replace_prob + random_replace_prob)) − that many random ids (k selected
+            positions or units), in random places, instead of drawing per position. Rows with the
+            same k then hold the same number of [MASK]s, which keeps late-mask (3ML) batches unpadded.
 
     Returns:
         (corrupted input_ids (B, T), labels (B, T)): labels are the original ids where selected, -100 elsewhere.
@@ -79,8 +84,15 @@ def apply_replacement(
     labels = input_ids.masked_fill(~selected, IGNORE_INDEX)
     if unit_ids is None:
         draw = torch.rand(input_ids.shape, generator=generator)  # (B, T)
+        if exact:
+            draw = _evenly_spread(draw, selected)
     else:
         per_unit = torch.rand((input_ids.shape[0], max(count_units(unit_ids), 1)), generator=generator)  # (B, U)
+        if exact:
+            unit_selected = torch.zeros(per_unit.shape, dtype=torch.long).scatter_reduce(
+                1, unit_ids.clamp(min=0), (selected & (unit_ids >= 0)).long(), reduce="amax"
+            )
+            per_unit = _evenly_spread(per_unit, unit_selected.bool())
         draw = per_unit.gather(1, unit_ids.clamp(min=0))
     to_mask = selected & (draw < mask_replace_prob)
     to_random = selected & ~to_mask & (draw < mask_replace_prob + random_replace_prob)
@@ -90,3 +102,14 @@ def apply_replacement(
         # Draw only the ids needed (about 10% of the selection), not a full (B, T) tensor.
         corrupted[to_random] = replacement_ids[torch.randint(replacement_ids.numel(), (count,), generator=generator)]
     return corrupted, labels
+
+
+def _evenly_spread(draw: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+    """Replace each row's k chosen draws (B, N) by (rank + 0.5) / k, their rank in random order.
+
+    The row's draws below a threshold p are then exactly round(k × p) of the chosen ones (halves
+    round down), where independent draws would give a binomial count.
+    """
+    rank = draw.masked_fill(~chosen, 2.0).argsort(dim=1).argsort(dim=1)  # (B, N) rank among the chosen first
+    count = chosen.sum(dim=1, keepdim=True).clamp(min=1)  # (B, 1)
+    return torch.where(chosen, (rank + 0.5) / count, draw)

@@ -10,11 +10,12 @@ adds a learned [MASK] vector back at a late layer (`mlmkit.models.late_mask`). S
   input with their corrupted id, as in the paper, and stay prediction targets (`visible_labels`);
 - everything else is ordinary encoder input, at its original position (`positions`).
 
-Shapes: with the same number of [MASK]s in every row (a fixed budget over equal-length packed rows
-and mask_replace_prob=1.0, the 3ML recipes' choice) every row has exactly T−k encoder tokens and k
-slots, with no padding. Otherwise (rows of different lengths or maskable counts, or a per-token
-80/10/10 draw) rows are right-padded to the longest: `attention_mask` 0, `positions`/
-`masked_positions` -1, labels -100.
+Shapes: with the same number of [MASK]s in every row (a fixed budget over equal-length packed rows,
+and either mask_replace_prob=1.0 or the collator's `exact_replacement=True`, which splits every
+row's selection into exact 80/10/10 counts) every row has exactly T−m encoder tokens and m slots,
+with no padding. Otherwise (rows of different lengths or maskable counts, or a per-token 80/10/10
+draw) rows are right-padded to the longest: `attention_mask` 0, `positions`/`masked_positions` -1,
+labels -100.
 """
 
 from __future__ import annotations

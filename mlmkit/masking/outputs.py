@@ -42,6 +42,7 @@ def corrupt(collator: Any, batch: SelectedBatch) -> tuple[torch.Tensor, torch.Te
         collator.mask_replace_prob,
         collator.random_replace_prob,
         unit_ids=batch.unit_ids if collator.masker.corrupt_per_unit else None,
+        exact=collator.exact_replacement,
     )
 
 

@@ -134,3 +134,29 @@ def test_whole_word_per_piece_corruption_option(minilm_tokenizer, wiki_features)
             if same_word and picked[position] and is_mask[position] != is_mask[position - 1]:
                 mixed += 1
     assert mixed > 50  # per word this count is 0 (test above); per piece about 2·0.8·0.2 of masked piece pairs
+
+
+def half_down(values: torch.Tensor) -> torch.Tensor:
+    """round(x) with halves rounded down, the rule of exact replacement counts."""
+    return torch.ceil(values - 0.5).long()
+
+
+@pytest.mark.parametrize("name", ["random", "whole_word"])
+def test_exact_replacement_gives_every_row_its_exact_split(name, minilm_tokenizer, wiki_features):
+    """exact_replacement=True: each row has exactly round(0.8 k) [MASK] units and round(0.9 k) changed
+    ones of its k selected units (tokens for random, words for whole_word)."""
+    features = wiki_features[:300]
+    batch = build_collator(name, minilm_tokenizer, mlm_probability=0.5, exact_replacement=True, seed=4)(features)
+    for row, feature in enumerate(features):
+        length = len(feature["input_ids"])  # rows differ in length: drop the row's padding
+        shown, original = batch["input_ids"][row, :length], batch["labels"][row, :length]
+        picked = original != -100
+        is_mask = picked & (shown == minilm_tokenizer.mask_token_id)
+        changed = picked & ~is_mask & (shown != original)
+        units = torch.arange(picked.numel()) if name == "random" else torch.tensor(feature["word_ids"])
+        selected_units = units[picked].unique().numel()
+        mask_units = units[is_mask].unique().numel()
+        assert mask_units == int(half_down(torch.tensor(0.8 * selected_units)))
+        random_units = int(half_down(torch.tensor(0.9 * selected_units))) - mask_units
+        # A random id equal to the original (p ~ 1/30k per draw) looks kept: allow one per row.
+        assert random_units - 1 <= units[changed].unique().numel() <= random_units

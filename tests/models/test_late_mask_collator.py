@@ -45,11 +45,14 @@ def rebuild(batch: dict[str, torch.Tensor], length: int, mask_token_id: int) -> 
 
 
 @pytest.mark.parametrize("name", ["random", "whole_word", "span"])
-@pytest.mark.parametrize("mask_replace_prob", [1.0, 0.8])
-def test_late_mask_output_is_the_mlm_batch_relaid(tokenizer, name: str, mask_replace_prob: float) -> None:
+@pytest.mark.parametrize(("mask_replace_prob", "exact"), [(1.0, False), (0.8, False), (0.8, True)])
+def test_late_mask_output_is_the_mlm_batch_relaid(tokenizer, name: str, mask_replace_prob: float, exact: bool) -> None:
     """Same seed, same selection and 80/10/10: scattering the late-mask batch back gives the MLM batch."""
     features = packed_rows(tokenizer)
-    options = dict(mlm_probability=0.5, mask_replace_prob=mask_replace_prob, random_replace_prob=(1 - mask_replace_prob) / 2, seed=3)
+    options = dict(
+        mlm_probability=0.5, mask_replace_prob=mask_replace_prob, random_replace_prob=(1 - mask_replace_prob) / 2,
+        exact_replacement=exact, seed=3,
+    )
     standard = build_collator(name, tokenizer, **options)(features)
     late = build_collator(name, tokenizer, output="late_mask", **options)(features)
     ids, labels = rebuild(late, standard["input_ids"].shape[1], tokenizer.mask_token_id)
@@ -71,6 +74,17 @@ def test_fixed_budget_on_packed_rows_needs_no_padding(tokenizer) -> None:
     assert batch["input_ids"].shape == (6, 21)
     assert bool(batch["attention_mask"].all()) and bool((batch["masked_positions"] >= 0).all())
     assert bool((batch["visible_labels"] == -100).all())
+
+
+def test_exact_80_10_10_on_packed_rows_needs_no_padding(tokenizer) -> None:
+    """With exact_replacement every row turns round(0.8 k) of its k selected tokens into late [MASK]s;
+    the random and kept ones stay in the encoder as visible targets."""
+    features = packed_rows(tokenizer, length=40)
+    batch = build_collator("random", tokenizer, output="late_mask", mlm_probability=0.5, exact_replacement=True, seed=1)(features)
+    assert batch["masked_positions"].shape == (6, 15)  # round(0.8 × 19): 19 = round(0.5 × 38 maskable)
+    assert batch["input_ids"].shape == (6, 25)  # 40 − 15
+    assert bool(batch["attention_mask"].all()) and bool((batch["masked_positions"] >= 0).all())
+    assert (batch["visible_labels"] != -100).sum(dim=1).tolist() == [4] * 6  # 2 random + 2 kept per row
 
 
 def test_rows_of_different_lengths_are_padded(tokenizer) -> None:
