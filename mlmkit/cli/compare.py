@@ -16,9 +16,13 @@ examples:
   mlmkit compare --strategies random,whole_word,span,pmi,informask,rom --corpus my_corpus.txt \\
       --minutes 10 --glue-tasks sst2,mrpc,rte --glue-data-dir glue_data --seeds 3 --out runs/shootout
   mlmkit compare --strategies random,span --option span.geometric_p=0.3 --option random.mlm_probability=0.4 ...
+  mlmkit compare --strategies random --late-mask random --option random+late_mask.mlm_probability=0.5 ...
+      adds "random+late_mask": a 3ML late-mask model (papers.md §11) trained with the random collator at
+      3ML's 50%, beside standard random masking at 15%
 
 Every strategy gets the same tokenizer, data, data order, initialisation, steps and optimiser; only
-the collator differs. Held-out MLM loss/accuracy use one fixed masking for all (random 15%, one seed).
+the collator differs (and, for --late-mask runs, the model: the [MASK]s join only its last layers;
+their speed shows as "pretrain s" in the report, since every run gets the same steps). Held-out MLM loss/accuracy use one fixed masking for all (random 15%, one seed).
 Writes OUT/report.md, OUT/report.json, OUT/learning_curves.png and OUT/glue.png; rerunning the same
 command skips what is finished and resumes an interrupted pretraining.
 """
@@ -56,7 +60,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--vocab-size", type=int, default=4000, help="WordPiece vocabulary trained on the corpus (default: 4000)")
     parser.add_argument("--mlm-probability", type=float, default=0.15, help="masking rate of every strategy (default: 0.15)")
     parser.add_argument("--option", action="append", default=[], metavar="STRATEGY.KEY=VALUE",
-                        help="an option of one strategy's collator, e.g. span.geometric_p=0.3 (repeatable)")
+                        help="an option of one strategy's collator, e.g. span.geometric_p=0.3 (repeatable; "
+                        "STRATEGY+late_mask.KEY sets it for the late-mask run only)")
+    parser.add_argument("--late-mask", type=_names, default=(), metavar="STRATEGIES",
+                        help="strategies to also run as 3ML late-mask models, comma-separated; each adds a run "
+                        "STRATEGY+late_mask with exact 80/10/10 counts per row (default: none)")
+    parser.add_argument("--late-layers", type=int,
+                        help="layers the [MASK]s join for in --late-mask runs (default: 2, at most half the model's layers)")
     parser.add_argument("--glue-tasks", type=_names, default=("sst2",), help="GLUE tasks (default: sst2)")
     parser.add_argument("--glue-data-dir", help="folder with the GLUE task folders (default: the SST-2 sample shipped with mlmkit)")
     parser.add_argument("--max-train-samples", type=int, default=2000, help="GLUE training rows per task (default: 2000)")
@@ -89,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         strategies=args.strategies, corpus=tuple(args.corpus), out=args.out, max_steps=args.max_steps,
         minutes=args.minutes, family=args.family, model_size=args.model_size, seq_len=args.seq_len,
         batch_size=args.batch_size, lr=args.lr, vocab_size=args.vocab_size, mlm_probability=args.mlm_probability,
-        strategy_options=parse_strategy_options(args.option), glue_tasks=args.glue_tasks,
+        strategy_options=parse_strategy_options(args.option), late_mask=args.late_mask, late_layers=args.late_layers,
+        glue_tasks=args.glue_tasks,
         glue_data_dir=args.glue_data_dir, max_train_samples=args.max_train_samples,
         max_eval_samples=args.max_eval_samples, glue_epochs=args.glue_epochs, glue_lr=args.glue_lr, seeds=args.seeds, seed=args.seed,
     )

@@ -34,6 +34,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"Model {options['family']}-{options['model_size']}, {report['max_steps']} steps × batch "
         f"{options['batch_size']} × {options['seq_len']} tokens, lr {options['lr']}, seed {options['seed']}; "
         f"same tokenizer, data, order and initialisation for every strategy.",
+        *_late_mask_lines(strategies),
         "",
         "## Held-out MLM, common masking",
         f"Every model scored on the same blocks with the same masking ({_describe(report['common_eval'])}).",
@@ -64,6 +65,20 @@ def markdown(report: dict[str, Any]) -> str:
         )
     lines += ["", "## GLUE (dev, %)", ""] + _glue_table(strategies) + ["", "## Scope", SCOPE_NOTE, ""]
     return "\n".join(lines)
+
+
+def _late_mask_lines(strategies: dict[str, Any]) -> list[str]:
+    """A sentence on the late-mask runs, when there are any (their rows are named STRATEGY+late_mask)."""
+    late = [name for name, result in strategies.items() if result.get("late_layers")]
+    if not late:
+        return []
+    layers = strategies[late[0]]["late_layers"]
+    return [
+        "",
+        f"{', '.join(late)}: 3ML late-mask models (papers.md §11): the [MASK]s join only for the last "
+        f"{layers} {'layer' if layers == 1 else 'layers'}, which the fine-tuned encoder drops. Same steps as "
+        "the others, so their speed shows in \"pretrain s\".",
+    ]
 
 
 def _describe(common: dict[str, Any]) -> str:

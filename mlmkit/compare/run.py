@@ -7,6 +7,10 @@ model is then scored on the same held-out blocks with the same fixed random 15% 
 numbers are comparable across strategies (each run's own eval uses its own masking, which is
 not), and fine-tuned on the same GLUE subsets with the same seeds.
 
+`late_mask` adds, for each strategy it names, a second run "STRATEGY+late_mask": the same collator
+with the 3ML late-[MASK] layout and a late-mask model (papers.md §11) of the same size and steps, so
+the comparison shows what moving the [MASK]s to the last layers costs or saves at equal data.
+
 Everything lands under OUT; a rerun skips the parts that already finished (a run with a final
 model, a GLUE result file) and resumes an interrupted pretraining from its last checkpoint.
 """
@@ -41,7 +45,9 @@ class CompareOptions:
     lr: float = 1e-3
     vocab_size: int = 4000
     mlm_probability: float = 0.15
-    strategy_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    strategy_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # by strategy or run name
+    late_mask: tuple[str, ...] = ()  # strategies also run as 3ML late-mask models
+    late_layers: int | None = None  # default: 2 (3ML's base set-up), at most half the model's layers
     glue_tasks: tuple[str, ...] = ("sst2",)
     glue_data_dir: str | None = None  # default: the SST-2 sample shipped with mlmkit
     max_train_samples: int | None = 2000
@@ -66,12 +72,13 @@ def run_comparison(options: CompareOptions) -> dict[str, Any]:
 
     _check(options)
     out = Path(options.out)
+    runs = planned_runs(options)
     shared = _prepare_shared(options, out / "shared")
-    max_steps = _budget_steps(options, shared, out) if options.minutes else options.max_steps
+    max_steps = _budget_steps(runs[0], options, shared, out) if options.minutes else options.max_steps
     results = {}
-    for name in options.strategies:
-        print(f"\n=== strategy {name} ===", flush=True)
-        results[name] = _run_strategy(name, options, shared, out / "runs" / name, max_steps)
+    for run in runs:
+        print(f"\n=== {'run' if run.late_layers else 'strategy'} {run.name} ===", flush=True)
+        results[run.name] = _run_strategy(run, options, shared, out / "runs" / run.name, max_steps)
     report = {
         "options": dataclasses.asdict(options),
         "max_steps": max_steps,
@@ -82,20 +89,58 @@ def run_comparison(options: CompareOptions) -> dict[str, Any]:
     return report
 
 
+@dataclass(frozen=True)
+class PlannedRun:
+    """One pretraining run of the comparison: a strategy, as a standard or a late-mask model."""
+
+    name: str  # the run's folder and its row in the report
+    strategy: str
+    late_layers: int | None = None  # None: a standard masked LM
+
+
+LATE_MASK_SUFFIX = "+late_mask"
+
+
+def planned_runs(options: CompareOptions) -> list[PlannedRun]:
+    """The standard run of every strategy, then the late-mask runs, in the order given."""
+    from mlmkit.models.factory import SIZES
+
+    runs = [PlannedRun(name, name) for name in options.strategies]
+    if options.late_mask:
+        layers = SIZES[options.model_size]["num_hidden_layers"]
+        late_layers = options.late_layers or min(2, layers // 2)
+        runs += [PlannedRun(name + LATE_MASK_SUFFIX, name, late_layers) for name in options.late_mask]
+    return runs
+
+
 def _check(options: CompareOptions) -> None:
     from mlmkit.masking import MASKERS
+    from mlmkit.models.factory import SIZES
 
-    unknown = [name for name in options.strategies if name not in MASKERS]
-    if unknown:
-        raise MlmkitError(f"unknown strategy {unknown[0]!r} in --strategies; choose from {sorted(MASKERS)}")
-    seq2seq = [name for name in options.strategies if getattr(MASKERS[name], "collator_defaults", {}).get("output", "mlm") != "mlm"]
-    if seq2seq:
+    for flag, names in (("--strategies", options.strategies), ("--late-mask", options.late_mask)):
+        unknown = [name for name in names if name not in MASKERS]
+        if unknown:
+            raise MlmkitError(f"unknown strategy {unknown[0]!r} in {flag}; choose from {sorted(MASKERS)}")
+        seq2seq = [name for name in names if getattr(MASKERS[name], "collator_defaults", {}).get("output", "mlm") != "mlm"]
+        if seq2seq:
+            raise MlmkitError(
+                f"{seq2seq[0]!r} trains an encoder-decoder, not a masked LM, so it cannot share this comparison; "
+                "pretrain it with `mlmkit pretrain recipes/mass-tiny.yaml` and evaluate with `mlmkit seq2seq --compare-scratch`"
+            )
+        if len(set(names)) != len(names):
+            raise MlmkitError(f"{flag} lists a strategy twice: {list(names)}")
+    if options.model_size not in SIZES:
+        raise MlmkitError(f"--model-size {options.model_size!r} is unknown; choose one of {list(SIZES)}")
+    layers = SIZES[options.model_size]["num_hidden_layers"]
+    if options.late_layers is not None and not 1 <= options.late_layers < layers:
         raise MlmkitError(
-            f"{seq2seq[0]!r} trains an encoder-decoder, not a masked LM, so it cannot share this comparison; "
-            "pretrain it with `mlmkit pretrain recipes/mass-tiny.yaml` and evaluate with `mlmkit seq2seq --compare-scratch`"
+            f"--late-layers {options.late_layers} must be between 1 and {layers - 1} for a {options.model_size} model "
+            f"({layers} layers): at least one layer must run without the [MASK]s"
         )
-    if len(set(options.strategies)) != len(options.strategies):
-        raise MlmkitError(f"--strategies lists a strategy twice: {list(options.strategies)}")
+    runs = [run.name for run in planned_runs(options)]
+    stray = [name for name in options.strategy_options if name not in runs]
+    if stray:
+        raise MlmkitError(f"--option {stray[0]}.…: no run is named {stray[0]!r}; the runs are {runs}")
     if options.max_steps < 1 or (options.minutes is not None and options.minutes <= 0):
         raise MlmkitError("--max-steps must be at least 1 and --minutes positive")
     if options.seeds < 1:
@@ -130,7 +175,7 @@ def _prepare_shared(options: CompareOptions, folder: Path) -> Shared:
         validation_fraction=0.05, seed=options.seed,
     )
     stats = {}
-    for name in options.strategies:
+    for name in dict.fromkeys(options.strategies + options.late_mask):
         stats_file = _build_stats(name, tokenizer, corpus, folder / "stats")
         if stats_file is not None:
             stats[name] = stats_file
@@ -151,29 +196,35 @@ def _build_stats(name: str, tokenizer: Any, corpus: list[Path], folder: Path) ->
     return target
 
 
-def _run_config(name: str, options: CompareOptions, shared: Shared, run_dir: Path, max_steps: int) -> Any:
-    """The run's config: identical for every strategy but for the collator."""
+def _run_config(run: PlannedRun, options: CompareOptions, shared: Shared, run_dir: Path, max_steps: int) -> Any:
+    """The run's config: identical for every run but for the collator (and, for late-mask runs, the model)."""
     from mlmkit.config import config_from_dict
 
-    collator_options = {"mlm_probability": options.mlm_probability, **options.strategy_options.get(name, {})}
-    if name in shared.stats:
-        collator_options.setdefault("stats", str(shared.stats[name]))
+    collator_options = {"mlm_probability": options.mlm_probability, **options.strategy_options.get(run.strategy, {})}
+    model = {"family": options.family, "size": options.model_size}
+    if run.late_layers:
+        # Exact 80/10/10 counts per row keep every row's encoder input one length (no padding).
+        collator_options.setdefault("exact_replacement", True)
+        collator_options.update(options.strategy_options.get(run.name, {}), output="late_mask")
+        model["late_mask"] = {"late_layers": run.late_layers}
+    if run.strategy in shared.stats:
+        collator_options.setdefault("stats", str(shared.stats[run.strategy]))
     tree = {
         "tokenizer": {"path": str(shared.tokenizer_dir)},
         "data": {"path": str(shared.data_dir), "seq_len": options.seq_len},
-        "model": {"family": options.family, "size": options.model_size},
-        "collator": {"name": name, "options": collator_options},
+        "model": model,
+        "collator": {"name": run.strategy, "options": collator_options},
         "train": {
             "max_steps": max_steps, "batch_size": options.batch_size, "lr": options.lr, "seed": options.seed,
             "eval_every": max(1, max_steps // 4), "save_every": max(1, max_steps // 2), "log_every": max(1, max_steps // 40),
         },
         "output_dir": str(run_dir),
     }
-    return config_from_dict(tree, source=f"compare run {name!r}")
+    return config_from_dict(tree, source=f"compare run {run.name!r}")
 
 
-def _budget_steps(options: CompareOptions, shared: Shared, out: Path) -> int:
-    """Turn --minutes into a step count every strategy gets: time a short probe run of the first
+def _budget_steps(first: PlannedRun, options: CompareOptions, shared: Shared, out: Path) -> int:
+    """Turn --minutes into a step count every run gets: time a short probe run of the first
     strategy and keep its steady-state throughput (so all runs train on the same number of tokens)."""
     from mlmkit.train.metrics import read_metrics
 
@@ -182,7 +233,7 @@ def _budget_steps(options: CompareOptions, shared: Shared, out: Path) -> int:
     if not (probe_dir / "final" / "config.json").is_file():
         from mlmkit.train import pretrain
 
-        pretrain(_run_config(options.strategies[0], options, shared, probe_dir, probe_steps), resume=False)
+        pretrain(_run_config(first, options, shared, probe_dir, probe_steps), resume=False)
     rates = [row["tokens_per_s"] for row in read_metrics(probe_dir / "metrics.jsonl") if "tokens_per_s" in row]
     tokens_per_step = options.batch_size * options.seq_len
     steps = int(options.minutes * 60 * rates[-1] / tokens_per_step)
@@ -190,8 +241,8 @@ def _budget_steps(options: CompareOptions, shared: Shared, out: Path) -> int:
     return max(steps, 1)
 
 
-def _run_strategy(name: str, options: CompareOptions, shared: Shared, run_dir: Path, max_steps: int) -> dict[str, Any]:
-    """Pretrain (or reuse) one strategy's model, then score it; returns its report entry."""
+def _run_strategy(run: PlannedRun, options: CompareOptions, shared: Shared, run_dir: Path, max_steps: int) -> dict[str, Any]:
+    """Pretrain (or reuse) one run's model, then score it; returns its report entry."""
     from mlmkit.train.checkpoint import latest_checkpoint
     from mlmkit.train.metrics import read_metrics
 
@@ -199,46 +250,58 @@ def _run_strategy(name: str, options: CompareOptions, shared: Shared, run_dir: P
     if not (final / "config.json").is_file():
         from mlmkit.train import pretrain
 
-        config = _run_config(name, options, shared, run_dir, max_steps)
+        config = _run_config(run, options, shared, run_dir, max_steps)
         pretrain(config, resume=latest_checkpoint(run_dir) is not None)
     rows = read_metrics(run_dir / "metrics.jsonl")
     train_rows = [row for row in rows if "masking_rate" in row]
     return {
         "run_dir": str(run_dir),
+        "strategy": run.strategy,
+        "late_layers": run.late_layers,
         "pretrain_seconds": round(rows[-1]["seconds"], 1),
         "train_masking_rate": _mean(row["masking_rate"] for row in train_rows),
         "final_train_loss": train_rows[-1]["loss"] if train_rows else None,
         "common_eval": _cached_json(run_dir / "common_eval.json", lambda: common_eval(final, shared)),
-        "masking": _cached_json(run_dir / "masking_stats.json", lambda: _masking_stats(name, options, shared)),
+        "masking": _cached_json(run_dir / "masking_stats.json", lambda: _masking_stats(run, options, shared)),
         "glue": _glue(final, options, run_dir / "glue"),
     }
 
 
 def common_eval(model_dir: Path, shared: Shared) -> dict[str, float]:
-    """Held-out MLM loss/accuracy of `model_dir` under the fixed COMMON_EVAL masking."""
+    """Held-out MLM loss/accuracy of `model_dir` under the fixed COMMON_EVAL masking.
+
+    A late-mask model is scored on the same selection in its own layout: the [MASK]s join at its
+    late layers, the random/kept 20% stay in the encoder input, as in its training.
+    """
     import torch
     from accelerate import Accelerator
     from transformers import AutoModelForMaskedLM
 
     from mlmkit.collators import build_collator
+    from mlmkit.models.late_mask import LateMaskForMaskedLM, is_late_mask_folder
     from mlmkit.train.metrics import evaluate
-    from mlmkit.train.objectives import MLMObjective
+    from mlmkit.train.objectives import build_objective
 
+    late = is_late_mask_folder(model_dir)
     options = {key: value for key, value in COMMON_EVAL.items() if key != "name"}
-    collator = build_collator(COMMON_EVAL["name"], shared.tokenizer, **options)
+    collator = build_collator(COMMON_EVAL["name"], shared.tokenizer, output="late_mask" if late else "mlm", **options)
     loader = torch.utils.data.DataLoader(shared.validation, batch_size=32, collate_fn=collator)
-    model = AutoModelForMaskedLM.from_pretrained(str(model_dir), local_files_only=True)
+    if late:
+        model = LateMaskForMaskedLM.from_pretrained(model_dir)
+    else:
+        model = AutoModelForMaskedLM.from_pretrained(str(model_dir), local_files_only=True)
     accelerator = Accelerator()
-    module, loader = accelerator.prepare(MLMObjective(sparse=True).wrap(model), loader)
+    module, loader = accelerator.prepare(build_objective(model).wrap(model), loader)
     return evaluate(accelerator, module, loader, collator, len(shared.tokenizer))
 
 
-def _masking_stats(name: str, options: CompareOptions, shared: Shared) -> dict[str, float]:
+def _masking_stats(run: PlannedRun, options: CompareOptions, shared: Shared) -> dict[str, float]:
     from mlmkit.collators import build_collator
     from mlmkit.compare.probe import masking_statistics
 
-    collator_options = dict(_run_config(name, options, shared, Path("unused"), 1).collator.options)
-    collator = build_collator(name, shared.tokenizer, **collator_options)
+    collator_options = dict(_run_config(run, options, shared, Path("unused"), 1).collator.options)
+    collator_options.pop("output", None)  # the late-mask layout selects the same tokens; the probe reads the MLM layout
+    collator = build_collator(run.strategy, shared.tokenizer, **collator_options)
     return masking_statistics(collator, shared.validation, shared.tokenizer)
 
 
