@@ -22,7 +22,8 @@ examples:
 
 Every strategy gets the same tokenizer, data, data order, initialisation, steps and optimiser; only
 the collator differs (and, for --late-mask runs, the model: the [MASK]s join only its last layers;
-their speed shows as "pretrain s" in the report, since every run gets the same steps). Held-out MLM loss/accuracy use one fixed masking for all (random 15%, one seed).
+their speed shows as "pretrain s" in the report, since every run gets the same steps). Held-out MLM
+loss/accuracy use one fixed masking for all: random 15%, every selected token a [MASK], one seed.
 Writes OUT/report.md, OUT/report.json, OUT/learning_curves.png and OUT/glue.png; rerunning the same
 command skips what is finished and resumes an interrupted pretraining.
 """

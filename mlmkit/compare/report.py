@@ -48,6 +48,13 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {name} | {common['eval_loss']:.4f} | {100 * common['eval_accuracy']:.2f} | "
             f"{100 * common['eval_unigram_accuracy']:.2f} | {result['pretrain_seconds']} |"
         )
+    plateau = [name for name, result in strategies.items() if _at_unigram_plateau(result["common_eval"])]
+    if plateau:
+        lines += [
+            "",
+            f"{', '.join(plateau)}: accuracy at or below the unigram baseline, i.e. still predicting the most "
+            "frequent token rather than from context; compare eval loss, or train longer (--minutes).",
+        ]
     lines += [
         "",
         "## What each strategy masked",
@@ -67,6 +74,11 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _at_unigram_plateau(common: dict[str, Any]) -> bool:
+    """Accuracy no better than always predicting the most frequent masked token (within 0.1 point)."""
+    return common["eval_accuracy"] <= common["eval_unigram_accuracy"] + 0.001
+
+
 def _late_mask_lines(strategies: dict[str, Any]) -> list[str]:
     """A sentence on the late-mask runs, when there are any (their rows are named STRATEGY+late_mask)."""
     late = [name for name, result in strategies.items() if result.get("late_layers")]
@@ -82,7 +94,8 @@ def _late_mask_lines(strategies: dict[str, Any]) -> list[str]:
 
 
 def _describe(common: dict[str, Any]) -> str:
-    return f"{common['name']} at {common['mlm_probability']:.0%}, seed {common['seed']}"
+    only_mask = " ([MASK] only)" if common.get("mask_replace_prob") == 1.0 else ""
+    return f"{common['name']} at {common['mlm_probability']:.0%}{only_mask}, seed {common['seed']}"
 
 
 def _glue_table(strategies: dict[str, Any]) -> list[str]:

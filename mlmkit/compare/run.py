@@ -3,7 +3,7 @@
 Fairness is by construction: one tokenizer, one prepared dataset and one set of corpus statistics
 are built once and shared; every run gets the same model config, optimiser, steps, batch size, data
 order (the sampler's seed) and initialisation (the model seed); only the collator differs. Every
-model is then scored on the same held-out blocks with the same fixed random 15% masking, so MLM
+model is then scored on the same held-out blocks with the same fixed random 15% [MASK] masking, so MLM
 numbers are comparable across strategies (each run's own eval uses its own masking, which is
 not), and fine-tuned on the same GLUE subsets with the same seeds.
 
@@ -25,8 +25,10 @@ from typing import Any
 
 from mlmkit.errors import MlmkitError
 
-# Fixed masking every model is scored with: BERT's random 15%, one seed for all.
-COMMON_EVAL = {"name": "random", "mlm_probability": 0.15, "seed": 12345}
+# Fixed masking every model is scored with: random 15%, one seed for all, every selected token a
+# [MASK]. Not BERT's 80/10/10: its kept 10% reward copying the input, which a run trained at a higher
+# rate (or on more kept tokens) learns more of, so the score would no longer measure prediction from context.
+COMMON_EVAL = {"name": "random", "mlm_probability": 0.15, "mask_replace_prob": 1.0, "random_replace_prob": 0.0, "seed": 12345}
 
 
 @dataclass(frozen=True)
@@ -261,7 +263,7 @@ def _run_strategy(run: PlannedRun, options: CompareOptions, shared: Shared, run_
         "pretrain_seconds": round(rows[-1]["seconds"], 1),
         "train_masking_rate": _mean(row["masking_rate"] for row in train_rows),
         "final_train_loss": train_rows[-1]["loss"] if train_rows else None,
-        "common_eval": _cached_json(run_dir / "common_eval.json", lambda: common_eval(final, shared)),
+        "common_eval": _cached_json(run_dir / "common_eval.json", lambda: common_eval(final, shared), COMMON_EVAL),
         "masking": _cached_json(run_dir / "masking_stats.json", lambda: _masking_stats(run, options, shared)),
         "glue": _glue(final, options, run_dir / "glue"),
     }
@@ -329,11 +331,14 @@ def _glue(model_dir: Path, options: CompareOptions, out: Path) -> dict[str, Any]
     return summary
 
 
-def _cached_json(path: Path, compute: Any) -> Any:
-    """Read `path` if an earlier run wrote it, else compute, write atomically and return."""
+def _cached_json(path: Path, compute: Any, made_with: dict[str, Any] | None = None) -> Any:
+    """Read `path` if an earlier run wrote it (with the same `made_with` settings, when given), else
+    compute, write atomically and return; `made_with` is stored in the value."""
     if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
-    value = compute()
+        value = json.loads(path.read_text(encoding="utf-8"))
+        if made_with is None or value.get("made_with") == made_with:
+            return value
+    value = compute() if made_with is None else {**compute(), "made_with": made_with}
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     partial.write_text(json.dumps(value, indent=2), encoding="utf-8")

@@ -4,6 +4,7 @@ import json
 
 from mlmkit.cli import main
 from mlmkit.cli.compare import parse_strategy_options
+from mlmkit.compare.run import COMMON_EVAL
 
 
 def test_miniature_comparison_report_and_resume(tmp_path, shared_data):
@@ -40,11 +41,21 @@ def test_miniature_comparison_report_and_resume(tmp_path, shared_data):
     assert "span+late_mask: 3ML late-mask models" in text and "| span+late_mask | rte | accuracy |" in text
     assert (out / "learning_curves.png").stat().st_size > 0 and (out / "glue.png").stat().st_size > 0
 
-    # A rerun finds everything finished and rewrites the same report without training again.
+    assert "(random at 15% ([MASK] only), seed 12345)" in text
+    # After 4 steps no model predicts from context yet, and the report says so rather than rank them.
+    assert "random, span, span+late_mask: accuracy at or below the unigram baseline" in text
+
+    # A rerun finds everything finished and rewrites the same report without training again; a held-out
+    # score made under another common masking (an older mlmkit's) is made again, not reused.
     mtime = (out / "runs" / "span" / "final" / "config.json").stat().st_mtime
+    stale = out / "runs" / "random" / "common_eval.json"
+    stale.write_text(json.dumps({**report["strategies"]["random"]["common_eval"], "made_with": {"name": "random"}, "eval_accuracy": -1}))
     assert main(argv) == 0
     assert (out / "runs" / "span" / "final" / "config.json").stat().st_mtime == mtime
-    assert json.loads((out / "report.json").read_text())["strategies"]["span"]["glue"] == report["strategies"]["span"]["glue"]
+    rerun = json.loads((out / "report.json").read_text())["strategies"]
+    assert rerun["span"]["glue"] == report["strategies"]["span"]["glue"]
+    assert rerun["random"]["common_eval"] == report["strategies"]["random"]["common_eval"]
+    assert rerun["random"]["common_eval"]["made_with"] == COMMON_EVAL
 
 
 def test_strategy_options_and_bad_input(tmp_path, capsys):
