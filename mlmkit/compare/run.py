@@ -135,9 +135,10 @@ def _check(options: CompareOptions) -> None:
         raise MlmkitError(f"--model-size {options.model_size!r} is unknown; choose one of {list(SIZES)}")
     layers = SIZES[options.model_size]["num_hidden_layers"]
     if options.late_layers is not None and not 1 <= options.late_layers < layers:
+        allowed = "1" if layers == 2 else f"1 to {layers - 1}"
         raise MlmkitError(
-            f"--late-layers {options.late_layers} must be between 1 and {layers - 1} for a {options.model_size} model "
-            f"({layers} layers): at least one layer must run without the [MASK]s"
+            f"--late-layers {options.late_layers} does not fit a {options.model_size} model ({layers} layers): use "
+            f"{allowed}, so that at least one layer runs without the [MASK]s"
         )
     runs = [run.name for run in planned_runs(options)]
     stray = [name for name in options.strategy_options if name not in runs]

@@ -70,6 +70,6 @@ def test_strategy_options_and_bad_input(tmp_path, capsys):
     assert main(["compare", "--late-mask", "mass", "--out", str(tmp_path)]) == 2
     assert "trains an encoder-decoder" in capsys.readouterr().err
     assert main(["compare", "--late-mask", "random", "--late-layers", "2", "--out", str(tmp_path)]) == 2
-    assert "--late-layers 2 must be between 1 and 1 for a tiny model" in capsys.readouterr().err
+    assert "--late-layers 2 does not fit a tiny model (2 layers): use 1, so" in capsys.readouterr().err
     assert main(["compare", "--strategies", "random", "--option", "span.geometric_p=0.3", "--out", str(tmp_path)]) == 2
     assert "no run is named 'span'; the runs are ['random']" in capsys.readouterr().err
