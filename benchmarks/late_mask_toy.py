@@ -116,10 +116,9 @@ def pretrain_run(name: str, args: argparse.Namespace, inputs: tuple[Path, Path],
 def common_curve(name: str, run_dir: Path, tokenizer: Any, heldout: Any) -> list[dict[str, Any]]:
     """The COMMON held-out score of every checkpoint of a run, with its training seconds."""
     from accelerate import Accelerator
-    from transformers import AutoModelForMaskedLM
 
     from mlmkit.collators import build_collator
-    from mlmkit.models.late_mask import LateMaskForMaskedLM
+    from mlmkit.models.loading import load_masked_lm
     from mlmkit.train.checkpoint import complete_checkpoints
     from mlmkit.train.metrics import evaluate
     from mlmkit.train.objectives import build_objective
@@ -130,7 +129,7 @@ def common_curve(name: str, run_dir: Path, tokenizer: Any, heldout: Any) -> list
     for checkpoint in complete_checkpoints(run_dir):
         state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
         folder = checkpoint / "model"
-        model = LateMaskForMaskedLM.from_pretrained(folder) if name == "late_mask" else AutoModelForMaskedLM.from_pretrained(folder)
+        model = load_masked_lm(folder)
         accelerator = Accelerator(cpu=True)
         loader = torch.utils.data.DataLoader(heldout, batch_size=64, collate_fn=collator)
         module, loader = accelerator.prepare(build_objective(model).wrap(model), loader)

@@ -274,25 +274,22 @@ def common_eval(model_dir: Path, shared: Shared) -> dict[str, float]:
     """Held-out MLM loss/accuracy of `model_dir` under the fixed COMMON_EVAL masking.
 
     A late-mask model is scored on the same selection in its own layout: the [MASK]s join at its
-    late layers, the random/kept 20% stay in the encoder input, as in its training.
+    late layers.
     """
     import torch
     from accelerate import Accelerator
-    from transformers import AutoModelForMaskedLM
 
     from mlmkit.collators import build_collator
-    from mlmkit.models.late_mask import LateMaskForMaskedLM, is_late_mask_folder
+    from mlmkit.models.late_mask import LateMaskForMaskedLM
+    from mlmkit.models.loading import load_masked_lm
     from mlmkit.train.metrics import evaluate
     from mlmkit.train.objectives import build_objective
 
-    late = is_late_mask_folder(model_dir)
+    model = load_masked_lm(model_dir)
+    output = "late_mask" if isinstance(model, LateMaskForMaskedLM) else "mlm"
     options = {key: value for key, value in COMMON_EVAL.items() if key != "name"}
-    collator = build_collator(COMMON_EVAL["name"], shared.tokenizer, output="late_mask" if late else "mlm", **options)
+    collator = build_collator(COMMON_EVAL["name"], shared.tokenizer, output=output, **options)
     loader = torch.utils.data.DataLoader(shared.validation, batch_size=32, collate_fn=collator)
-    if late:
-        model = LateMaskForMaskedLM.from_pretrained(model_dir)
-    else:
-        model = AutoModelForMaskedLM.from_pretrained(str(model_dir), local_files_only=True)
     accelerator = Accelerator()
     module, loader = accelerator.prepare(build_objective(model).wrap(model), loader)
     return evaluate(accelerator, module, loader, collator, len(shared.tokenizer))

@@ -39,3 +39,15 @@ def load_model(path: str | Path, auto_class: Any, **kwargs: Any) -> Any:
     """Load `auto_class.from_pretrained(path)` offline, after checking the folder."""
     folder = check_model_folder(path)
     return auto_class.from_pretrained(str(folder), local_files_only=True, **kwargs)
+
+
+def load_masked_lm(path: str | Path) -> Any:
+    """The pretraining model saved in `path`: a 3ML late-mask model for a folder with `late_mask/`
+    (`mlmkit.models.late_mask`), else `AutoModelForMaskedLM`; scorers need not know which."""
+    from transformers import AutoModelForMaskedLM
+
+    from mlmkit.models.late_mask import LateMaskForMaskedLM, is_late_mask_folder
+
+    if is_late_mask_folder(path):
+        return LateMaskForMaskedLM.from_pretrained(path)
+    return load_model(path, AutoModelForMaskedLM)
