@@ -10,10 +10,9 @@ blocks from the embedded corpus, with the same batch, optimiser, schedule shape 
    over minutes, more than the difference being measured;
 2. each run gets the steps that fill `--minutes` of training at that pace (evaluation and checkpoints
    are off the loop's clock) and saves `--points` evenly spaced checkpoints;
-3. every checkpoint is scored under one COMMON masking on held-out text (random 15%, [MASK] only,
-   fixed seed; in place for the standard model, as late slots for 3ML, so both predict exactly the
-   same positions from the same context). Each run's own evaluation masks at its own rate, which
-   makes the two incomparable.
+3. every checkpoint is scored with mlmkit's one held-out measure (`mlmkit.eval.held_out`: 15% [MASK]
+   only, masks fixed per block; in place for the standard model, as late slots for 3ML, so both
+   predict exactly the same positions from the same context).
 Held-out text: `--heldout FILE` (default: WikiText-2's test split from ../shared/data, other articles
 than the embedded corpus, which is WikiText-2's validation split), its first `--heldout-rows` blocks.
 
@@ -44,7 +43,6 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = {"standard": REPO / "recipes" / "tiny-cpu.yaml", "late_mask": REPO / "recipes" / "3ml-tiny-cpu.yaml"}
 DEFAULT_HELDOUT = REPO.parent / "shared" / "data" / "corpus" / "wikitext-2-raw" / "wiki.test.raw"
-COMMON = {"mlm_probability": 0.15, "mask_replace_prob": 1.0, "random_replace_prob": 0.0, "seed": 12345}
 
 
 def shared_inputs(out: Path, heldout: Path, heldout_rows: int, seq_len: int = 128) -> tuple[Any, Path, Path, Any]:
@@ -114,27 +112,16 @@ def pretrain_run(name: str, args: argparse.Namespace, inputs: tuple[Path, Path],
 
 @torch.no_grad()
 def common_curve(name: str, run_dir: Path, tokenizer: Any, heldout: Any) -> list[dict[str, Any]]:
-    """The COMMON held-out score of every checkpoint of a run, with its training seconds."""
-    from accelerate import Accelerator
-
-    from mlmkit.collators import build_collator
+    """The held-out score of every checkpoint of a run, with its training seconds."""
+    from mlmkit.eval.held_out import score_model
     from mlmkit.models.loading import load_masked_lm
     from mlmkit.train.checkpoint import complete_checkpoints
-    from mlmkit.train.metrics import evaluate
-    from mlmkit.train.objectives import build_objective
 
-    output = "late_mask" if name == "late_mask" else "mlm"
-    collator = build_collator("random", tokenizer, output=output, **COMMON)
     rows = []
     for checkpoint in complete_checkpoints(run_dir):
         state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
-        folder = checkpoint / "model"
-        model = load_masked_lm(folder)
-        accelerator = Accelerator(cpu=True)
-        loader = torch.utils.data.DataLoader(heldout, batch_size=64, collate_fn=collator)
-        module, loader = accelerator.prepare(build_objective(model).wrap(model), loader)
-        result = evaluate(accelerator, module, loader, collator, len(tokenizer))
-        rows.append({"step": state["step"], "seconds": state["seconds"], **result})
+        scores, _ = score_model(load_masked_lm(checkpoint / "model"), tokenizer, heldout)
+        rows.append({"step": state["step"], "seconds": state["seconds"], **scores})
     return rows
 
 
@@ -170,6 +157,7 @@ def main() -> None:
         raise SystemExit(f"--calibration-steps must be a multiple of 10 from 20 up, got {args.calibration_steps}")
     if not args.heldout.is_file():
         raise SystemExit(f"held-out file {args.heldout} not found; pass --heldout FILE (any text the corpus does not hold)")
+    from mlmkit.eval.held_out import HeldOutMasking
     from mlmkit.train.plot import plot_runs
 
     tokenizer, tokenizer_dir, data_dir, heldout = shared_inputs(args.out, args.heldout, args.heldout_rows)
@@ -190,7 +178,7 @@ def main() -> None:
     summary = {
         "size": args.size, "late_layers": args.late_layers, "minutes": args.minutes,
         "overrides": {"both": args.set, "standard": args.set_standard, "late_mask": args.set_late_mask},
-        "seconds_per_step": pace, "calibration_rounds": samples, "steps": steps, "common_masking": COMMON,
+        "seconds_per_step": pace, "calibration_rounds": samples, "steps": steps, "common_masking": HeldOutMasking().to_dict(),
         "heldout": {"file": str(args.heldout), "rows": len(heldout), "scored_tokens": curves["standard"][-1]["eval_tokens"]},
         "seconds_compared": same_second,
         "at_same_second": {name: {key: value_at(rows, key, same_second) for key in keys} for name, rows in curves.items()},

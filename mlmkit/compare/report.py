@@ -94,8 +94,9 @@ def _late_mask_lines(strategies: dict[str, Any]) -> list[str]:
 
 
 def _describe(common: dict[str, Any]) -> str:
-    only_mask = " ([MASK] only)" if common.get("mask_replace_prob") == 1.0 else ""
-    return f"{common['name']} at {common['mlm_probability']:.0%}{only_mask}, seed {common['seed']}"
+    from mlmkit.eval.held_out import HeldOutMasking
+
+    return HeldOutMasking(**{key: value for key, value in common.items() if key != "name"}).describe()
 
 
 def _glue_table(strategies: dict[str, Any]) -> list[str]:

@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from mlmkit.errors import MlmkitError
+from mlmkit.eval.held_out import HeldOutMasking
 
-# Fixed masking every model is scored with: random 15%, one seed for all, every selected token a
-# [MASK]. Not BERT's 80/10/10: its kept 10% reward copying the input, which a run trained at a higher
-# rate (or on more kept tokens) learns more of, so the score would no longer measure prediction from context.
-COMMON_EVAL = {"name": "random", "mlm_probability": 0.15, "mask_replace_prob": 1.0, "random_replace_prob": 0.0, "seed": 12345}
+# The one held-out measure every model is scored with (fixed [MASK]-only masks; mlmkit.eval.held_out).
+COMMON_EVAL = HeldOutMasking().to_dict()
 
 
 @dataclass(frozen=True)
@@ -270,29 +269,15 @@ def _run_strategy(run: PlannedRun, options: CompareOptions, shared: Shared, run_
     }
 
 
-def common_eval(model_dir: Path, shared: Shared) -> dict[str, float]:
-    """Held-out MLM loss/accuracy of `model_dir` under the fixed COMMON_EVAL masking.
-
-    A late-mask model is scored on the same selection in its own layout: the [MASK]s join at its
-    late layers.
-    """
-    import torch
-    from accelerate import Accelerator
-
-    from mlmkit.collators import build_collator
-    from mlmkit.models.late_mask import LateMaskForMaskedLM
+def common_eval(model_dir: Path, shared: Shared) -> dict[str, Any]:
+    """Held-out numbers of `model_dir` under the one held-out measure (`mlmkit.eval.held_out`), with the
+    per-block sums the report's intervals resample. A late-mask model is scored on the same selection in
+    its own layout: the [MASK]s join at its late layers."""
+    from mlmkit.eval.held_out import score_model
     from mlmkit.models.loading import load_masked_lm
-    from mlmkit.train.metrics import evaluate
-    from mlmkit.train.objectives import build_objective
 
-    model = load_masked_lm(model_dir)
-    output = "late_mask" if isinstance(model, LateMaskForMaskedLM) else "mlm"
-    options = {key: value for key, value in COMMON_EVAL.items() if key != "name"}
-    collator = build_collator(COMMON_EVAL["name"], shared.tokenizer, output=output, **options)
-    loader = torch.utils.data.DataLoader(shared.validation, batch_size=32, collate_fn=collator)
-    accelerator = Accelerator()
-    module, loader = accelerator.prepare(build_objective(model).wrap(model), loader)
-    return evaluate(accelerator, module, loader, collator, len(shared.tokenizer))
+    scores, block_sums = score_model(load_masked_lm(model_dir), shared.tokenizer, shared.validation)
+    return {**scores, "blocks": block_sums.tolist()}
 
 
 def _masking_stats(run: PlannedRun, options: CompareOptions, shared: Shared) -> dict[str, float]:

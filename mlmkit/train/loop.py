@@ -155,6 +155,12 @@ class _Loop:
         self.last_loss, self.last_eval, self.step_losses = math.nan, {}, []
         # Strategies that learn from the model's per-token loss (POS-weighted masking) get it here.
         self.observe = getattr(parts.train_collator.masker, "observe", None)
+        # Masked LMs are scored with the one held-out measure; encoder-decoders (MASS) with their own masking.
+        from mlmkit.eval.held_out import HeldOutCollator, function_word_table
+
+        self.held_out = parts.eval_collator if isinstance(parts.eval_collator, HeldOutCollator) else None
+        self.function_table = function_word_table(parts.tokenizer) if self.held_out is not None else None
+        self.baselines: dict[str, float] | None = None
 
     def run(self, position: Position) -> None:
         from tqdm.auto import tqdm
@@ -266,15 +272,26 @@ class _Loop:
         return row
 
     def _evaluate(self, position: Position) -> None:
-        from mlmkit.train.metrics import evaluate
-
-        result = evaluate(self.accelerator, self.module, self.eval_loader, self.parts.eval_collator, len(self.parts.tokenizer))
+        result = self._held_out_scores() if self.held_out is not None else self._own_masking_scores()
         self.log.write({"step": position.step, "seconds": position.seconds, **result})
         self.last_eval = result
         self.accelerator.print(
             f"step {position.step}: eval_loss {result['eval_loss']:.4f}, eval_accuracy {result['eval_accuracy']:.4f} "
             f"(unigram baseline {result['eval_unigram_accuracy']:.4f})"
         )
+
+    def _held_out_scores(self) -> dict[str, float]:
+        from mlmkit.eval.held_out import held_out_baselines, score_blocks, summarize
+
+        if self.baselines is None:  # the masks are fixed, so the baselines are computed once
+            self.baselines = held_out_baselines(self.held_out, self.parts.eval_loader.dataset)
+        block_sums = score_blocks(self.accelerator, self.module, self.eval_loader, self.function_table)
+        return summarize(block_sums, self.baselines)
+
+    def _own_masking_scores(self) -> dict[str, float]:
+        from mlmkit.train.metrics import evaluate
+
+        return evaluate(self.accelerator, self.module, self.eval_loader, self.parts.eval_collator, len(self.parts.tokenizer))
 
     def _save(self, position: Position) -> None:
         state = {key: getattr(position, key) for key in Position.__dataclass_fields__}

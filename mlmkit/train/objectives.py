@@ -67,18 +67,20 @@ def label_statistics(logits: torch.Tensor, targets: torch.Tensor, selected: torc
 
     Returns:
         loss (scalar, mean over labelled tokens), row_loss_sum (B,), row_count (B,), row_correct (B,),
-        target_ids (N,) and token_loss (N,), detached (for strategies that learn from the loss).
+        target_ids (N,), target_correct (N,) bool and token_loss (N,), detached (for strategies that learn
+        from the loss and for the held-out measure, `mlmkit.eval.held_out`).
     """
     token_loss = nn.functional.cross_entropy(logits.float(), targets, reduction="none")  # (N,)
     rows = selected.nonzero()[:, 0]  # (N,) row of each labelled position
-    predicted = logits.argmax(dim=-1)
+    correct = logits.detach().argmax(dim=-1) == targets  # (N,)
     batch_size = selected.shape[0]
     return {
         "loss": token_loss.sum() / targets.numel() if targets.numel() else token_loss.sum(),
         "row_loss_sum": torch.zeros(batch_size, device=rows.device).index_add_(0, rows, token_loss.detach()),
         "row_count": torch.bincount(rows, minlength=batch_size),
-        "row_correct": torch.bincount(rows, weights=(predicted == targets).float(), minlength=batch_size),
+        "row_correct": torch.bincount(rows, weights=correct.float(), minlength=batch_size),
         "target_ids": targets,
+        "target_correct": correct,
         "token_loss": token_loss.detach(),
     }
 

@@ -112,11 +112,13 @@ def _standard_masked_lm(config: RunConfig, tokenizer: Any) -> torch.nn.Module:
 def build_collators(config: RunConfig, tokenizer: Any, process_index: int) -> tuple[Any, Any]:
     """The training collator and the evaluation one.
 
-    Each process masks its own batches, so its collator seed is offset by the process index. The
-    evaluation collator has a fixed seed and no schedule: every evaluation sees the same masks, so
-    eval numbers differ only because the model did.
+    Each process masks its own batches, so its collator seed is offset by the process index. A masked LM
+    (standard or late-mask) is evaluated with the one held-out measure (`mlmkit.eval.held_out`: fixed
+    [MASK]-only masks, a function of each block), so its numbers compare across runs and strategies; an
+    encoder-decoder (MASS) with its own collator at a fixed seed and no schedule.
     """
     from mlmkit.collators import build_collator
+    from mlmkit.eval.held_out import HeldOutCollator
 
     options = dict(config.collator.options)
     seed = options.pop("seed", config.train.seed)
@@ -124,5 +126,6 @@ def build_collators(config: RunConfig, tokenizer: Any, process_index: int) -> tu
     train_collator = build_collator(
         config.collator.name, tokenizer, seed=seed + 7919 * process_index, schedule=schedule, **options
     )
-    eval_collator = build_collator(config.collator.name, tokenizer, seed=seed, **options)
-    return train_collator, eval_collator
+    if train_collator.output in ("mlm", "late_mask"):
+        return train_collator, HeldOutCollator(tokenizer, output=train_collator.output)
+    return train_collator, build_collator(config.collator.name, tokenizer, seed=seed, **options)

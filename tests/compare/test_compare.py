@@ -41,7 +41,7 @@ def test_miniature_comparison_report_and_resume(tmp_path, shared_data):
     assert "span+late_mask: 3ML late-mask models" in text and "| span+late_mask | rte | accuracy |" in text
     assert (out / "learning_curves.png").stat().st_size > 0 and (out / "glue.png").stat().st_size > 0
 
-    assert "(random at 15% ([MASK] only), seed 12345)" in text
+    assert "([MASK]-only 15% of each block (random tokens; whole words), seed 12345)" in text
     # After 4 steps no model predicts from context yet, and the report says so rather than rank them.
     assert "random, span, span+late_mask: accuracy at or below the unigram baseline" in text
 
