@@ -1,7 +1,7 @@
-"""Build BERT / RoBERTa masked-LM models from a family, a size preset and explicit HF config fields.
+"""Build BERT / RoBERTa / ModernBERT masked-LM models from a family, a size preset and explicit HF config fields.
 
-What we build is a plain `BertForMaskedLM` / `RobertaForMaskedLM`, so every checkpoint loads with
-`AutoModelForMaskedLM` and `AutoModelForSequenceClassification` for fine-tuning.
+What we build is a plain `BertForMaskedLM` / `RobertaForMaskedLM` / `ModernBertForMaskedLM`, so every
+checkpoint loads with `AutoModelForMaskedLM` and `AutoModelForSequenceClassification` for fine-tuning.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from mlmkit.errors import MlmkitError, did_you_mean
 MODELS: dict[str, tuple[str, str]] = {
     "bert": ("BertConfig", "BertForMaskedLM"),
     "roberta": ("RobertaConfig", "RobertaForMaskedLM"),
+    "modernbert": ("ModernBertConfig", "ModernBertForMaskedLM"),
     "mass": ("BartConfig", "mlmkit.models.mass:MassForConditionalGeneration"),
 }
 
@@ -30,6 +31,31 @@ SIZES: dict[str, dict[str, int]] = {
     "base": {"num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12, "intermediate_size": 3072},
     "large": {"num_hidden_layers": 24, "hidden_size": 1024, "num_attention_heads": 16, "intermediate_size": 4096},
 }
+
+# ModernBERT (Warner et al. 2024, Tab. 4): base L=22/H=768/A=12 with a GeGLU feed-forward of 1152,
+# large L=28/H=1024/A=16 with 2624; global attention every third layer, the others a 128-token sliding
+# window. The compact sizes keep Turc et al.'s L/H/A with a GeGLU width of 2H (6H² feed-forward weights
+# per layer, against BERT's 8H²) and every layer global: their blocks are short, and a sliding window
+# saves time only beyond 128 tokens.
+MODERNBERT_SIZES: dict[str, dict[str, int]] = {
+    **{
+        name: {**shape, "intermediate_size": 2 * shape["hidden_size"], "global_attn_every_n_layers": 1}
+        for name, shape in SIZES.items()
+        if name in ("tiny", "mini", "small", "medium")
+    },
+    "base": {"num_hidden_layers": 22, "hidden_size": 768, "num_attention_heads": 12, "intermediate_size": 1152,
+             "global_attn_every_n_layers": 3},
+    "large": {"num_hidden_layers": 28, "hidden_size": 1024, "num_attention_heads": 16, "intermediate_size": 2624,
+              "global_attn_every_n_layers": 3},
+}
+
+
+def size_preset(family: str, size: str) -> dict[str, int]:
+    """The HF config fields of `size` for `family` (ModernBERT has its own shapes; see MODERNBERT_SIZES)."""
+    table = MODERNBERT_SIZES if family == "modernbert" else SIZES
+    if size not in table:
+        raise MlmkitError(f"model.size={size!r}, must be one of {list(table)}")
+    return table[size]
 
 
 def _classes(family: str) -> tuple[Any, Any]:
@@ -64,8 +90,7 @@ def build_model_config(family: str, size: str, tokenizer: Any, seq_len: int, ove
         MlmkitError: unknown family/size/field, a vocab smaller than the tokenizer's, too few positions.
     """
     config_class, _ = _classes(family)
-    if size not in SIZES:
-        raise MlmkitError(f"model.size={size!r}, must be one of {list(SIZES)}")
+    preset = size_preset(family, size)
     _check_fields(config_class, overrides)
     if family == "mass":
         config = _mass_config(size, tokenizer, seq_len, overrides)
@@ -73,17 +98,27 @@ def build_model_config(family: str, size: str, tokenizer: Any, seq_len: int, ove
         return config
     offset = 2 if family == "roberta" else 0
     fields: dict[str, Any] = {
-        **SIZES[size],
+        **preset,
         "vocab_size": len(tokenizer),
         "pad_token_id": tokenizer.pad_token_id,
         "max_position_embeddings": max(512, seq_len) + offset,
     }
     if family == "roberta":
         fields.update(type_vocab_size=1, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    if family == "modernbert":  # its [CLS]/[SEP] roles: the first and last token of every block
+        cls_id, sep_id = _cls_sep_ids(tokenizer)
+        fields.update(cls_token_id=cls_id, sep_token_id=sep_id, bos_token_id=cls_id, eos_token_id=sep_id)
     fields.update(overrides)
     config = config_class(**fields)
     check_compatible(config, tokenizer, seq_len, family)
     return config
+
+
+def _cls_sep_ids(tokenizer: Any) -> tuple[int | None, int | None]:
+    """The ids a tokenizer puts first and last in a sequence: [CLS]/[SEP] (WordPiece) or <s>/</s> (BPE)."""
+    first = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+    last = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+    return first, last
 
 
 def _mass_config(size: str, tokenizer: Any, seq_len: int, overrides: dict[str, Any]) -> Any:

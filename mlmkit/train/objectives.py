@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-# Attribute names of the prediction head on HF masked-LM models (BERT: cls, RoBERTa: lm_head).
-HEAD_ATTRIBUTES = ("cls", "lm_head")
+# The modules of an HF masked-LM model that turn final hidden states into vocabulary logits, applied in
+# order (BERT: cls; RoBERTa: lm_head; ModernBERT: head, then decoder).
+PREDICTION_HEADS = (("cls",), ("lm_head",), ("head", "decoder"))
 
 IGNORE_INDEX = -100
 
@@ -31,10 +32,10 @@ class MaskedLMModule(nn.Module):
         super().__init__()
         self.model = model
         self.sparse = sparse
-        heads = [name for name in HEAD_ATTRIBUTES if hasattr(model, name)]
+        heads = [names for names in PREDICTION_HEADS if all(hasattr(model, name) for name in names)]
         if sparse and not heads:
-            raise ValueError(f"{type(model).__name__} has none of {HEAD_ATTRIBUTES}; use sparse_head: false")
-        self.head_name = heads[0] if heads else None
+            raise ValueError(f"{type(model).__name__} has none of the prediction heads {PREDICTION_HEADS}; use sparse_head: false")
+        self.head_names = heads[0] if heads else ()
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor, **extras: torch.Tensor
@@ -55,11 +56,16 @@ class MaskedLMModule(nn.Module):
         targets = labels[selected]  # (N,)
         if self.sparse:
             body = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask, **extras)
-            hidden = body[0][selected]  # (N, H)
-            logits = getattr(self.model, self.head_name)(hidden)  # (N, V)
+            logits = self.head(body[0][selected])  # (N, H) -> (N, V)
         else:
             logits = self.model(input_ids=input_ids, attention_mask=attention_mask, **extras).logits[selected]
         return label_statistics(logits, targets, selected)
+
+    def head(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The model's own prediction head on hidden states (N, H) -> logits (N, V)."""
+        for name in self.head_names:
+            hidden = getattr(self.model, name)(hidden)
+        return hidden
 
 
 def label_statistics(logits: torch.Tensor, targets: torch.Tensor, selected: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -18,7 +18,7 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     import torch
 
     from mlmkit.masking import MASKERS
-    from mlmkit.models.factory import SIZES, build_model_config, model_class
+    from mlmkit.models.factory import build_model_config, model_class, size_preset
     from mlmkit.train.inputs import corpus_files
     from mlmkit.train.loop import total_steps
 
@@ -42,7 +42,7 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     steps = total_steps(config, num_processes=1)
     tokens_per_step = config.train.batch_size * config.train.gradient_accumulation_steps * config.data.seq_len
     return {
-        "model": f"{config.model.family}-{config.model.size} ({SIZES[config.model.size]['num_hidden_layers']} layers)",
+        "model": f"{config.model.family}-{config.model.size} ({size_preset(config.model.family, config.model.size)['num_hidden_layers']} layers)",
         "parameters": parameters,
         "steps": steps,
         "tokens_per_step_per_process": tokens_per_step,
@@ -57,6 +57,7 @@ class _VocabularyStandIn:
     def __init__(self, vocab_size: int) -> None:
         self.vocab_size = vocab_size
         self.pad_token_id, self.bos_token_id, self.eos_token_id = 0, 0, 2
+        self.cls_token_id, self.sep_token_id = 2, 3
 
     def __len__(self) -> int:
         return self.vocab_size
