@@ -6,6 +6,7 @@ import argparse
 
 import yaml
 
+from mlmkit.cli.glue import parse_seeds
 from mlmkit.errors import MlmkitError
 
 EXAMPLE = """\
@@ -75,8 +76,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--glue-epochs", type=float, help="GLUE fine-tuning epochs (default: per task)")
     parser.add_argument("--glue-lr", type=float, default=3e-4,
                         help="GLUE fine-tuning peak LR (default: 3e-4, suited to tiny models; use 2e-5 at base size)")
-    parser.add_argument("--seeds", type=int, default=1, help="GLUE fine-tuning seeds per task (default: 1)")
-    parser.add_argument("--seed", type=int, default=0, help="pretraining seed shared by every strategy (default: 0)")
+    parser.add_argument("--seeds", type=parse_seeds, default=(1, 2, 3),
+                        help="GLUE fine-tuning seeds of every model, as in `mlmkit glue` (default: 1,2,3)")
+    parser.add_argument("--pretrain-seeds", type=parse_seeds, default=(0,),
+                        help="pretraining seeds: one run per strategy and seed, each with its own initialisation, data "
+                        "order and masks, shared by all strategies (default: 0)")
     parser.add_argument("--out", default="runs/compare", help="output folder (default: runs/compare)")
     parser.set_defaults(func=run)
 
@@ -103,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         strategy_options=parse_strategy_options(args.option), late_mask=args.late_mask, late_layers=args.late_layers,
         glue_tasks=args.glue_tasks,
         glue_data_dir=args.glue_data_dir, max_train_samples=args.max_train_samples,
-        max_eval_samples=args.max_eval_samples, glue_epochs=args.glue_epochs, glue_lr=args.glue_lr, seeds=args.seeds, seed=args.seed,
+        max_eval_samples=args.max_eval_samples, glue_epochs=args.glue_epochs, glue_lr=args.glue_lr, seeds=args.seeds,
+        pretrain_seeds=args.pretrain_seeds,
     )
     run_comparison(options)
     return 0

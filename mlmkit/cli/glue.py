@@ -18,14 +18,14 @@ as written by download_glue_data.py), or per task a DatasetDict.save_to_disk fol
 """
 
 
-def _seeds(value: str) -> tuple[int, ...]:
+def parse_seeds(value: str) -> tuple[int, ...]:
+    """A comma-separated list of seeds, `--seeds 1,2,3` (argparse names the option in its error)."""
     try:
         seeds = tuple(int(part) for part in value.split(",") if part.strip())
     except ValueError:
-        message = f"--seeds {value!r}: expected integers separated by commas, e.g. 1,2,3"
-        raise argparse.ArgumentTypeError(message) from None
+        raise argparse.ArgumentTypeError(f"{value!r}: expected integers separated by commas, e.g. 1,2,3") from None
     if not seeds:
-        raise argparse.ArgumentTypeError("--seeds: give at least one integer, e.g. 1")
+        raise argparse.ArgumentTypeError("give at least one integer, e.g. 1")
     return seeds
 
 
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--data-dir", help="folder holding the GLUE task folders (CoLA/, SST-2/, ...)")
     parser.add_argument("--out", required=True, help="output folder for results.json and results.md")
-    parser.add_argument("--seeds", type=_seeds, default=(1,), help="fine-tuning seeds, one run each (default: 1)")
+    parser.add_argument("--seeds", type=parse_seeds, default=(1,), help="fine-tuning seeds, one run each (default: 1)")
     parser.add_argument("--epochs", type=float, help="training epochs (may be fractional); default: per task")
     parser.add_argument("--lr", type=float, help="peak learning rate; default: per task")
     parser.add_argument("--batch-size", type=int, help="training batch size; default: per task")

@@ -48,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from accelerate import PartialState
 
+    from mlmkit.logs import show_mlmkit_messages
     from mlmkit.train import pretrain
 
+    show_mlmkit_messages()
     result = pretrain(config, resume=True if args.resume else None)
     state = PartialState()
     # One line per process: under `accelerate launch` every process reports the loss it agreed on.

@@ -1,96 +1,91 @@
-"""The comparison's report: report.json (everything), report.md (tables) and PNG plots."""
+"""The comparison's report: report.json (everything), report.md (verdicts first, then the numbers) and plots."""
 
 from __future__ import annotations
 
 import json
-import statistics
 from pathlib import Path
 from typing import Any
 
-SCOPE_NOTE = (
-    "Toy scale: tiny models, minutes of CPU training and small GLUE subsets. Differences between "
-    "strategies here are within what seeds and the short budget can move; use this to check that a "
-    "set-up runs and what each strategy masks, and rerun with --minutes, a larger --model-size, more "
-    "--seeds and the full GLUE data before drawing conclusions."
+from mlmkit.compare.analysis import MLM_METRICS, analyse
+
+# Shown beside every per-step cost, so that nobody reads it as wall-clock time.
+TIMING_NOTE = (
+    "Per-step cost is process CPU time (all threads) of training, evaluation and checkpoints left out: "
+    "wall-clock time on a shared machine moved 3× between strategies, CPU time far less."
 )
 
 
 def write_report(report: dict[str, Any], out: Path) -> None:
-    """Write OUT/report.json, OUT/report.md, OUT/learning_curves.png and OUT/glue.png."""
+    """Analyse `report` (from `run_comparison`) and write OUT/report.json, report.md, learning_curves.png, glue.png."""
+    from mlmkit.compare.run import CONTROL
+
     out.mkdir(parents=True, exist_ok=True)
-    report["plots"] = [str(path) for path in (plot_learning_curves(report, out), plot_glue(report, out)) if path]
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    report["analysis"] = analyse(report, CONTROL)
+    report["plots"] = [str(plot_learning_curves(report, out)), str(plot_glue(report, out))]
+    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     (out / "report.md").write_text(markdown(report), encoding="utf-8")
-    print(f"\nreport: {out / 'report.md'} (also report.json, {', '.join(Path(p).name for p in report['plots'])})")
+    print(f"\nreport: {out / 'report.md'} (also report.json, learning_curves.png, glue.png)")
 
 
 def markdown(report: dict[str, Any]) -> str:
-    """Tables: common held-out MLM evaluation, realised masking, GLUE per task and seed."""
-    strategies = report["strategies"]
-    options = report["options"]
+    """The answer first (verdicts and what to conclude), then curves, then every number with its interval."""
+    analysis, options = report["analysis"], report["options"]
     lines = [
         "# Masking strategy comparison",
         "",
-        f"Model {options['family']}-{options['model_size']}, {report['max_steps']} steps × batch "
-        f"{options['batch_size']} × {options['seq_len']} tokens, lr {options['lr']}, seed {options['seed']}; "
-        f"same tokenizer, data, order and initialisation for every strategy.",
-        *_late_mask_lines(strategies),
+        f"{options['family']}-{options['model_size']}, {report['max_steps']} steps × batch {options['batch_size']} × "
+        f"{options['seq_len']} tokens, lr {options['lr']}; pretraining seeds {_seeds(options['pretrain_seeds'])}, "
+        f"fine-tuning seeds {_seeds(options['seeds'])}. Same tokenizer, data, order and initialisation for every "
+        "strategy (per pretraining seed); only the masking differs.",
         "",
-        "## Held-out MLM, common masking",
-        f"Every model scored on the same blocks with the same masking ({_describe(report['common_eval'])}).",
+        f"## Verdicts against {analysis['reference']}",
         "",
-        "| strategy | eval loss | eval accuracy | unigram baseline | pretrain s |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for name, result in strategies.items():
-        common = result["common_eval"]
-        lines.append(
-            f"| {name} | {common['eval_loss']:.4f} | {100 * common['eval_accuracy']:.2f} | "
-            f"{100 * common['eval_unigram_accuracy']:.2f} | {result['pretrain_seconds']} |"
-        )
-    plateau = [name for name, result in strategies.items() if _at_unigram_plateau(result["common_eval"])]
-    if plateau:
-        lines += [
-            "",
-            f"{', '.join(plateau)}: accuracy at or below the unigram baseline, i.e. still predicting the most "
-            "frequent token rather than from context; compare eval loss, or train longer (--minutes).",
-        ]
-    lines += [
+        "Paired differences (strategy − reference) on the same held-out blocks and seeds, with 95% bootstrap "
+        "intervals; **better** / **worse** where the interval excludes 0.",
+        "",
+        *_verdict_table(analysis),
+        "",
+        "## What to conclude",
+        "",
+        *[f"- {line}" for line in analysis["conclusions"]],
+        *_plateau_lines(report),
+        "",
+        "## Curves",
+        "",
+        "![held-out accuracy per step, with the unigram baseline](learning_curves.png)",
+        "",
+        "![GLUE dev scores per model, seeds and 95% intervals, with the majority class](glue.png)",
+        "",
+        "## Held-out MLM",
+        "",
+        f"Every model on the same {report['held_out_blocks']} held-out blocks, one masking for all: {_describe(report['common_eval'])}. "
+        "Mean over pretraining seeds and a 95% interval (bootstrap over blocks, and seeds when there are two or more).",
+        "",
+        *_mlm_table(report),
+        "",
+        TIMING_NOTE,
+        "",
+        "## GLUE (dev, %)",
+        "",
+        *_glue_table(report),
         "",
         "## What each strategy masked",
-        "Measured on held-out blocks with each run's own collator (training rate from metrics.jsonl).",
+        "Each run's own collator on held-out blocks (training rate from metrics.jsonl; first pretraining seed).",
         "",
-        "| strategy | rate (train) | rate (probe) | mean masked run | whole-word share | function-word share |",
-        "|---|---:|---:|---:|---:|---:|",
+        *_masking_table(report),
+        "",
+        "## Provenance",
+        "",
+        f"Tokenizer: {report['tokenizer']['kind']}, {report['tokenizer']['vocab_size']} ids, "
+        f"{'lowercased' if report['tokenizer']['lowercase'] else 'cased'} ({report['tokenizer']['path']}). "
+        "Library messages of the run: compare.log.",
+        "",
     ]
-    for name, result in strategies.items():
-        masking = result["masking"]
-        train_rate = result["train_masking_rate"]
-        lines.append(
-            f"| {name} | {'' if train_rate is None else f'{train_rate:.4f}'} | {masking['masking_rate']:.4f} | "
-            f"{masking['mean_masked_run']:.2f} | {masking['whole_word_share']:.3f} | {masking['function_word_share']:.3f} |"
-        )
-    lines += ["", "## GLUE (dev, %)", ""] + _glue_table(strategies) + ["", "## Scope", SCOPE_NOTE, ""]
     return "\n".join(lines)
 
 
-def _at_unigram_plateau(common: dict[str, Any]) -> bool:
-    """Accuracy no better than always predicting the most frequent masked token (within 0.1 point)."""
-    return common["eval_accuracy"] <= common["eval_unigram_accuracy"] + 0.001
-
-
-def _late_mask_lines(strategies: dict[str, Any]) -> list[str]:
-    """A sentence on the late-mask runs, when there are any (their rows are named STRATEGY+late_mask)."""
-    late = [name for name, result in strategies.items() if result.get("late_layers")]
-    if not late:
-        return []
-    layers = strategies[late[0]]["late_layers"]
-    return [
-        "",
-        f"{', '.join(late)}: 3ML late-mask models (papers.md §11): the [MASK]s join only for the last "
-        f"{layers} {'layer' if layers == 1 else 'layers'}, which the fine-tuned encoder drops. Same steps as "
-        "the others, so their speed shows in \"pretrain s\".",
-    ]
+def _seeds(seeds: list[int]) -> str:
+    return ",".join(str(seed) for seed in seeds)
 
 
 def _describe(common: dict[str, Any]) -> str:
@@ -99,40 +94,136 @@ def _describe(common: dict[str, Any]) -> str:
     return HeldOutMasking(**{key: value for key, value in common.items() if key != "name"}).describe()
 
 
-def _glue_table(strategies: dict[str, Any]) -> list[str]:
-    rows = ["| strategy | task | metric | per seed | median |", "|---|---|---|---|---:|"]
-    for name, result in strategies.items():
-        glue = result["glue"]
-        for task, metrics in glue["results"].items():
-            for metric, median in metrics.items():
-                seeds = glue["per_seed"][task]
-                values = ", ".join(f"{100 * seeds[seed][metric]:.2f}" for seed in sorted(seeds, key=int))
-                rows.append(f"| {name} | {task} | {metric} | {values} | {100 * median:.2f} |")
-        rows.append(f"| {name} | GLUE score | | | {100 * glue['glue_score']:.2f} |")
+def _fraction(value: float) -> str:
+    return f"{100 * value:.2f}"
+
+
+def _cell(entry: dict[str, Any], metric: str) -> str:
+    """'mean [low, high]' of a score (percentages; the loss in nats)."""
+    interval = entry["interval"]
+    if metric == "loss":
+        return f"{entry['mean']:.3f} [{interval['low']:.3f}, {interval['high']:.3f}]"
+    return f"{_fraction(entry['mean'])} [{_fraction(interval['low'])}, {_fraction(interval['high'])}]"
+
+
+def _difference_cell(difference: dict[str, Any] | None, metric: str) -> str:
+    if difference is None:
+        return ""
+    interval = difference["interval"]
+    scale, digits = (1.0, 3) if metric == "loss" else (100.0, 2)
+    text = f"{scale * interval['estimate']:+.{digits}f} [{scale * interval['low']:+.{digits}f}, {scale * interval['high']:+.{digits}f}]"
+    return f"{text} **{difference['verdict']}**" if difference["verdict"] != "not distinguishable" else f"{text} tie"
+
+
+def _verdict_table(analysis: dict[str, Any]) -> list[str]:
+    from mlmkit.compare.run import CONTROL
+
+    glue_metrics = sorted({metric for scores in analysis["glue"].values() for metric in scores})
+    header = ["comparison"] + [metric.label for metric in MLM_METRICS] + glue_metrics
+    rows = ["| " + " | ".join(header) + " |", "|---|" + "---|" * (len(header) - 1)]
+    reference = analysis["reference"]
+    for name, scores in analysis["mlm"].items():
+        if name == reference:
+            continue
+        cells = [_difference_cell(scores[m.name].get("vs_reference"), m.name) for m in MLM_METRICS]
+        cells += [_difference_cell(analysis["glue"][name].get(g, {}).get("vs_reference"), g) for g in glue_metrics]
+        rows.append(f"| {name} − {reference} | " + " | ".join(cells) + " |")
+    for name, scores in analysis["glue"].items():
+        if name == CONTROL:
+            continue
+        cells = [""] * len(MLM_METRICS) + [_difference_cell(scores.get(g, {}).get("vs_control"), g) for g in glue_metrics]
+        rows.append(f"| {name} − {CONTROL} | " + " | ".join(cells) + " |")
     return rows
 
 
-def plot_learning_curves(report: dict[str, Any], out: Path) -> Path | None:
-    """Training loss and each run's own held-out accuracy against step, one line per strategy."""
+def _plateau_lines(report: dict[str, Any]) -> list[str]:
+    """Runs whose token accuracy does not clear the unigram baseline: they have not learnt from context."""
+    stuck = [
+        name for name, result in report["strategies"].items()
+        if any(seed["common_eval"]["eval_accuracy"] <= seed["common_eval"]["eval_unigram_accuracy"] + 0.001
+               for seed in result["seeds"].values())
+    ]
+    if not stuck:
+        return []
+    return [f"- {', '.join(stuck)}: held-out accuracy at or below the unigram baseline (still predicting the most "
+            "frequent token, not from context); train longer (--max-steps, --minutes) before comparing them."]
+
+
+def _mlm_table(report: dict[str, Any]) -> list[str]:
+    analysis = report["analysis"]
+    header = ["strategy"] + [metric.label for metric in MLM_METRICS] + ["unigram baseline", "whole-word unigram", "steps", "CPU ms/step"]
+    rows = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for name, result in report["strategies"].items():
+        seeds = list(result["seeds"].values())
+        common = seeds[0]["common_eval"]
+        cpu = [seed["pretrain_cpu_seconds"] / max(seed["steps"], 1) for seed in seeds if seed.get("pretrain_cpu_seconds")]
+        cells = [_cell(analysis["mlm"][name][metric.name], metric.name) for metric in MLM_METRICS]
+        cells += [_fraction(common["eval_unigram_accuracy"]), _fraction(common["eval_whole_word_unigram_accuracy"]),
+                  str(seeds[0]["steps"]), f"{1000 * sum(cpu) / len(cpu):.0f}" if cpu else ""]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def _glue_table(report: dict[str, Any]) -> list[str]:
+    analysis = report["analysis"]
+    majority = analysis["majority_baselines"]
+    rows = ["| model | task | per seed | mean [95% interval] | majority class |", "|---|---|---|---:|---:|"]
+    for name, scores in analysis["glue"].items():
+        for key, entry in scores.items():
+            eval_name, metric = key.split(":")
+            values = ", ".join(_fraction(value) for value in entry["per_seed"])
+            base = _fraction(majority[eval_name]) if metric == "accuracy" and eval_name in majority else ""
+            rows.append(f"| {name} | {eval_name} {metric} | {values} | {_cell(entry, metric)} | {base} |")
+    return rows
+
+
+def _masking_table(report: dict[str, Any]) -> list[str]:
+    rows = [
+        "| strategy | rate (train) | rate (probe) | mean masked run | whole-word share | function-word share |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, result in report["strategies"].items():
+        seed = next(iter(result["seeds"].values()))
+        masking, rate = seed["masking"], seed["train_masking_rate"]
+        rows.append(
+            f"| {name} | {'' if rate is None else f'{rate:.4f}'} | {masking['masking_rate']:.4f} | "
+            f"{masking['mean_masked_run']:.2f} | {masking['whole_word_share']:.3f} | {masking['function_word_share']:.3f} |"
+        )
+    return rows
+
+
+def plot_learning_curves(report: dict[str, Any], out: Path) -> Path:
+    """Held-out token and whole-word accuracy (the one held-out measure) against step, one line per run with a
+    band over pretraining seeds where there are two or more, and each measure's unigram baseline dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
     from mlmkit.train.metrics import read_metrics
 
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 4))
-    for name, result in report["strategies"].items():
-        rows = read_metrics(Path(result["run_dir"]) / "metrics.jsonl")
-        train = [row for row in rows if "loss" in row]
-        evals = [row for row in rows if "eval_accuracy" in row]
-        loss_axis.plot([row["step"] for row in train], [row["loss"] for row in train], label=name)
-        accuracy_axis.plot([row["step"] for row in evals], [row["eval_accuracy"] for row in evals], marker="o", label=name)
-    loss_axis.set(xlabel="step", ylabel="training MLM loss", title="Training loss (own masking)")
-    accuracy_axis.set(xlabel="step", ylabel="held-out MLM accuracy", title="Held-out accuracy (own masking)")
-    for axis in (loss_axis, accuracy_axis):
+    panels = (("eval_accuracy", "eval_unigram_accuracy", "token accuracy"),
+              ("eval_whole_word_accuracy", "eval_whole_word_unigram_accuracy", "whole-word accuracy"))
+    figure, axes = plt.subplots(1, len(panels), figsize=(11, 4))
+    for axis, (key, baseline_key, title) in zip(axes, panels):
+        baseline = None
+        for name, result in report["strategies"].items():
+            curves = []
+            for seed in result["seeds"].values():
+                rows = [row for row in read_metrics(Path(seed["run_dir"]) / "metrics.jsonl") if key in row]
+                curves.append(([row["step"] for row in rows], [100 * row[key] for row in rows]))
+                baseline = 100 * rows[-1][baseline_key] if rows else baseline
+            steps = curves[0][0]
+            values = np.array([curve[1] for curve in curves if len(curve[1]) == len(steps)])
+            line = axis.plot(steps, values.mean(axis=0), marker="o", label=name)[0]
+            if len(values) > 1:
+                axis.fill_between(steps, values.min(axis=0), values.max(axis=0), color=line.get_color(), alpha=0.2)
+        if baseline is not None:
+            axis.axhline(baseline, color="grey", linestyle="--", label="unigram baseline")
+        axis.set(xlabel="pretraining step", ylabel=f"held-out {title} (%)", title=f"Held-out {title}")
         axis.grid(alpha=0.3)
-        axis.legend()
+        axis.legend(fontsize="small")
     figure.tight_layout()
     path = out / "learning_curves.png"
     figure.savefig(path, dpi=120)
@@ -140,38 +231,35 @@ def plot_learning_curves(report: dict[str, Any], out: Path) -> Path | None:
     return path
 
 
-def plot_glue(report: dict[str, Any], out: Path) -> Path | None:
-    """GLUE score per strategy: bar = median over seeds, error bar = min..max of the seeds."""
+def plot_glue(report: dict[str, Any], out: Path) -> Path:
+    """Per model and GLUE set: the mean over seeds with its 95% interval, every seed as a dot, and the
+    majority-class line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names, medians, low, high = [], [], [], []
-    for name, result in report["strategies"].items():
-        seed_scores = _seed_scores(result["glue"])
-        middle = statistics.median(seed_scores)
-        names.append(name)
-        medians.append(100 * middle)
-        low.append(100 * (middle - min(seed_scores)))
-        high.append(100 * (max(seed_scores) - middle))
-    figure, axis = plt.subplots(figsize=(1.6 * len(names) + 2, 4))
-    axis.bar(names, medians, yerr=[low, high], capsize=6, color="tab:blue", alpha=0.8)
-    axis.set(ylabel="GLUE score (dev, %)", title="GLUE by strategy (median, seed range)")
-    axis.grid(axis="y", alpha=0.3)
+    analysis = report["analysis"]
+    keys = sorted({key for scores in analysis["glue"].values() for key in scores})
+    figure, axes = plt.subplots(1, len(keys), figsize=(max(5, 1.5 * len(analysis["glue"]) + 2) * len(keys), 4), squeeze=False)
+    for axis, key in zip(axes[0], keys):
+        names = [name for name, scores in analysis["glue"].items() if key in scores]
+        for x, name in enumerate(names):
+            entry = analysis["glue"][name][key]
+            interval = entry["interval"]
+            mean = 100 * entry["mean"]
+            axis.bar(x, mean, color="tab:blue", alpha=0.6)
+            axis.errorbar(x, mean, yerr=[[mean - 100 * interval["low"]], [100 * interval["high"] - mean]], color="black", capsize=6)
+            axis.scatter([x] * len(entry["per_seed"]), [100 * v for v in entry["per_seed"]], color="black", s=12, zorder=3)
+        eval_name, metric = key.split(":")
+        if metric == "accuracy" and eval_name in analysis["majority_baselines"]:
+            axis.axhline(100 * analysis["majority_baselines"][eval_name], color="grey", linestyle="--", label="majority class")
+            axis.legend(fontsize="small")
+        axis.set_xticks(range(len(names)), names, rotation=20)
+        axis.set(ylabel=f"{eval_name} {metric} (dev, %)", title=f"{eval_name}: mean, 95% interval, seeds")
+        axis.grid(axis="y", alpha=0.3)
     figure.tight_layout()
     path = out / "glue.png"
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
-
-
-def _seed_scores(glue: dict[str, Any]) -> list[float]:
-    """The mean over tasks of each seed's task score (a task's metrics averaged), one value per seed."""
-    per_seed = glue["per_seed"]
-    seeds = sorted({seed for runs in per_seed.values() for seed in runs}, key=int)
-    scores = []
-    for seed in seeds:
-        task_scores = [statistics.mean(per_seed[task][seed].values()) for task in per_seed if seed in per_seed[task]]
-        scores.append(statistics.mean(task_scores))
-    return scores

@@ -25,6 +25,7 @@ from typing import Any
 
 from mlmkit.errors import MlmkitError
 from mlmkit.eval.held_out import HeldOutMasking
+from mlmkit.logs import logger
 
 # The one held-out measure every model is scored with (fixed [MASK]-only masks; mlmkit.eval.held_out).
 COMMON_EVAL = HeldOutMasking().to_dict()
@@ -59,35 +60,54 @@ class CompareOptions:
     # tiny BERT, SST-2 sample, 3 epochs: 1e-4 stays at the majority class (50.9%), 3e-4 reaches 64.5%.
     # None = the task's default.
     glue_lr: float | None = 3e-4
-    seeds: int = 1
-    seed: int = 0
+    seeds: tuple[int, ...] = (1, 2, 3)  # fine-tuning seeds of every model, as in `mlmkit glue --seeds`
+    pretrain_seeds: tuple[int, ...] = (0,)  # one pretraining run per strategy and seed (init, data order, masks)
 
 
 def run_comparison(options: CompareOptions) -> dict[str, Any]:
     """Run (or finish) the comparison and write OUT/report.md, OUT/report.json and the plots.
 
+    Library messages (load reports, expected warnings) go to OUT/compare.log; the terminal shows one
+    progress bar per stage.
+
     Returns:
         The report dictionary (also in report.json).
     """
     from mlmkit.compare.report import write_report
+    from mlmkit.logs import library_output_to
 
     _check(options)
     out = Path(options.out)
     runs = planned_runs(options)
-    shared = _prepare_shared(options, out / "shared")
-    max_steps = _budget_steps(runs[0], options, shared, out) if options.minutes else options.max_steps
-    results = {}
-    for run in runs:
-        print(f"\n=== {'run' if run.late_layers else 'strategy'} {run.name} ===", flush=True)
-        results[run.name] = _run_strategy(run, options, shared, out / "runs" / run.name, max_steps)
+    with library_output_to(out / "compare.log"):
+        shared = _prepare_shared(options, out / "shared")
+        max_steps = _budget_steps(runs[0], options, shared, out) if options.minutes else options.max_steps
+        results = {
+            run.name: {
+                "strategy": run.strategy,
+                "late_layers": run.late_layers,
+                "seeds": {str(seed): _run_strategy(run, seed, options, shared, out / "runs" / run.name / f"seed-{seed}", max_steps)
+                          for seed in options.pretrain_seeds},
+            }
+            for run in runs
+        }
+        control = {str(seed): _run_control(seed, options, shared, out / "runs" / CONTROL_FOLDER / f"seed-{seed}")
+                   for seed in options.pretrain_seeds}
     report = {
         "options": dataclasses.asdict(options),
         "max_steps": max_steps,
         "common_eval": COMMON_EVAL,
+        "tokenizer": {"path": str(shared.tokenizer_dir), "kind": "wordpiece", "vocab_size": len(shared.tokenizer), "lowercase": True},
+        "held_out_blocks": len(shared.validation),
         "strategies": results,
+        "control": {"seeds": control},
     }
     write_report(report, out)
     return report
+
+
+# The no-pretraining control: the same model, randomly initialised, fine-tuned the same way.
+CONTROL, CONTROL_FOLDER = "no pretraining", "no-pretraining"
 
 
 @dataclass(frozen=True)
@@ -104,11 +124,11 @@ LATE_MASK_SUFFIX = "+late_mask"
 
 def planned_runs(options: CompareOptions) -> list[PlannedRun]:
     """The standard run of every strategy, then the late-mask runs, in the order given."""
-    from mlmkit.models.factory import SIZES
+    from mlmkit.models.factory import size_preset
 
     runs = [PlannedRun(name, name) for name in options.strategies]
     if options.late_mask:
-        layers = SIZES[options.model_size]["num_hidden_layers"]
+        layers = size_preset(options.family, options.model_size)["num_hidden_layers"]
         late_layers = options.late_layers or min(2, layers // 2)
         runs += [PlannedRun(name + LATE_MASK_SUFFIX, name, late_layers) for name in options.late_mask]
     return runs
@@ -116,7 +136,7 @@ def planned_runs(options: CompareOptions) -> list[PlannedRun]:
 
 def _check(options: CompareOptions) -> None:
     from mlmkit.masking import MASKERS
-    from mlmkit.models.factory import SIZES
+    from mlmkit.models.factory import MODELS, SIZES, size_preset
 
     for flag, names in (("--strategies", options.strategies), ("--late-mask", options.late_mask)):
         unknown = [name for name in names if name not in MASKERS]
@@ -130,9 +150,13 @@ def _check(options: CompareOptions) -> None:
             )
         if len(set(names)) != len(names):
             raise MlmkitError(f"{flag} lists a strategy twice: {list(names)}")
+    if options.family not in MODELS or options.family == "mass":
+        raise MlmkitError(f"--family {options.family!r} is not a masked-LM family; choose one of {[f for f in MODELS if f != 'mass']}")
     if options.model_size not in SIZES:
         raise MlmkitError(f"--model-size {options.model_size!r} is unknown; choose one of {list(SIZES)}")
-    layers = SIZES[options.model_size]["num_hidden_layers"]
+    layers = size_preset(options.family, options.model_size)["num_hidden_layers"]
+    if options.late_mask and options.family not in ("bert", "roberta"):
+        raise MlmkitError(f"--late-mask needs --family bert or roberta (3ML's late-[MASK] encoders), got {options.family!r}")
     if options.late_layers is not None and not 1 <= options.late_layers < layers:
         allowed = "1" if layers == 2 else f"1 to {layers - 1}"
         raise MlmkitError(
@@ -145,8 +169,9 @@ def _check(options: CompareOptions) -> None:
         raise MlmkitError(f"--option {stray[0]}.…: no run is named {stray[0]!r}; the runs are {runs}")
     if options.max_steps < 1 or (options.minutes is not None and options.minutes <= 0):
         raise MlmkitError("--max-steps must be at least 1 and --minutes positive")
-    if options.seeds < 1:
-        raise MlmkitError(f"--seeds={options.seeds} must be at least 1 (it is the number of fine-tuning seeds)")
+    for flag, seeds in (("--seeds", options.seeds), ("--pretrain-seeds", options.pretrain_seeds)):
+        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+            raise MlmkitError(f"{flag} {','.join(map(str, seeds))}: give distinct non-negative integers, e.g. 1,2,3")
 
 
 @dataclass
@@ -174,7 +199,7 @@ def _prepare_shared(options: CompareOptions, folder: Path) -> Shared:
     tokenizer = train_tokenizer(corpus, "wordpiece", options.vocab_size, tokenizer_dir, lowercase=True).tokenizer
     prepared = prepare_dataset(
         tokenizer, seq_len=options.seq_len, out_dir=folder / "data", corpus_files=corpus,
-        validation_fraction=0.05, seed=options.seed,
+        validation_fraction=0.05, seed=options.pretrain_seeds[0],
     )
     stats = {}
     for name in dict.fromkeys(options.strategies + options.late_mask):
@@ -193,12 +218,12 @@ def _build_stats(name: str, tokenizer: Any, corpus: list[Path], folder: Path) ->
     target = folder / f"{name}.safetensors"
     if not target.is_file():
         folder.mkdir(parents=True, exist_ok=True)
-        print(f"building {name} statistics -> {target}", flush=True)
+        logger.info(f"building {name} statistics -> {target}")
         stats_builder(name)(tokenizer, [str(path) for path in corpus], target)
     return target
 
 
-def _run_config(run: PlannedRun, options: CompareOptions, shared: Shared, run_dir: Path, max_steps: int) -> Any:
+def _run_config(run: PlannedRun, seed: int, options: CompareOptions, shared: Shared, run_dir: Path, max_steps: int) -> Any:
     """The run's config: identical for every run but for the collator (and, for late-mask runs, the model)."""
     from mlmkit.config import config_from_dict
 
@@ -212,12 +237,13 @@ def _run_config(run: PlannedRun, options: CompareOptions, shared: Shared, run_di
     if run.strategy in shared.stats:
         collator_options.setdefault("stats", str(shared.stats[run.strategy]))
     tree = {
-        "tokenizer": {"path": str(shared.tokenizer_dir)},
+        # The shared tokenizer's real settings, so that the run's config.yaml says what it used.
+        "tokenizer": {"path": str(shared.tokenizer_dir), "kind": "wordpiece", "vocab_size": options.vocab_size, "lowercase": True},
         "data": {"path": str(shared.data_dir), "seq_len": options.seq_len},
         "model": model,
         "collator": {"name": run.strategy, "options": collator_options},
         "train": {
-            "max_steps": max_steps, "batch_size": options.batch_size, "lr": options.lr, "seed": options.seed,
+            "max_steps": max_steps, "batch_size": options.batch_size, "lr": options.lr, "seed": seed,
             "eval_every": max(1, max_steps // 4), "save_every": max(1, max_steps // 2), "log_every": max(1, max_steps // 40),
         },
         "output_dir": str(run_dir),
@@ -235,16 +261,19 @@ def _budget_steps(first: PlannedRun, options: CompareOptions, shared: Shared, ou
     if not (probe_dir / "final" / "config.json").is_file():
         from mlmkit.train import pretrain
 
-        pretrain(_run_config(first, options, shared, probe_dir, probe_steps), resume=False)
+        pretrain(_run_config(first, options.pretrain_seeds[0], options, shared, probe_dir, probe_steps), resume=False,
+                 description="timing probe")
     rates = [row["tokens_per_s"] for row in read_metrics(probe_dir / "metrics.jsonl") if "tokens_per_s" in row]
     tokens_per_step = options.batch_size * options.seq_len
     steps = int(options.minutes * 60 * rates[-1] / tokens_per_step)
-    print(f"--minutes {options.minutes}: {rates[-1]:.0f} tokens/s measured -> {steps} steps per strategy", flush=True)
+    logger.info(f"--minutes {options.minutes}: {rates[-1]:.0f} tokens/s measured -> {steps} steps per strategy")
     return max(steps, 1)
 
 
-def _run_strategy(run: PlannedRun, options: CompareOptions, shared: Shared, run_dir: Path, max_steps: int) -> dict[str, Any]:
-    """Pretrain (or reuse) one run's model, then score it; returns its report entry."""
+def _run_strategy(
+    run: PlannedRun, seed: int, options: CompareOptions, shared: Shared, run_dir: Path, max_steps: int
+) -> dict[str, Any]:
+    """Pretrain (or reuse) one run's model with one pretraining seed, then score it; its report entry."""
     from mlmkit.train.checkpoint import latest_checkpoint
     from mlmkit.train.metrics import read_metrics
 
@@ -252,21 +281,33 @@ def _run_strategy(run: PlannedRun, options: CompareOptions, shared: Shared, run_
     if not (final / "config.json").is_file():
         from mlmkit.train import pretrain
 
-        config = _run_config(run, options, shared, run_dir, max_steps)
-        pretrain(config, resume=latest_checkpoint(run_dir) is not None)
+        config = _run_config(run, seed, options, shared, run_dir, max_steps)
+        pretrain(config, resume=latest_checkpoint(run_dir) is not None, description=f"pretrain {run.name} (seed {seed})")
     rows = read_metrics(run_dir / "metrics.jsonl")
     train_rows = [row for row in rows if "masking_rate" in row]
     return {
         "run_dir": str(run_dir),
-        "strategy": run.strategy,
-        "late_layers": run.late_layers,
-        "pretrain_seconds": round(rows[-1]["seconds"], 1),
+        "steps": train_rows[-1]["step"] if train_rows else 0,
+        "pretrain_seconds": round(train_rows[-1]["seconds"], 1) if train_rows else None,
+        "pretrain_cpu_seconds": round(train_rows[-1].get("cpu_seconds", 0.0), 1) if train_rows else None,
         "train_masking_rate": _mean(row["masking_rate"] for row in train_rows),
         "final_train_loss": train_rows[-1]["loss"] if train_rows else None,
         "common_eval": _cached_json(run_dir / "common_eval.json", lambda: common_eval(final, shared), COMMON_EVAL),
         "masking": _cached_json(run_dir / "masking_stats.json", lambda: _masking_stats(run, options, shared)),
-        "glue": _glue(final, options, run_dir / "glue"),
+        "glue": _glue(final, options, run_dir / "glue", f"{run.name} (seed {seed})"),
     }
+
+
+def _run_control(seed: int, options: CompareOptions, shared: Shared, folder: Path) -> dict[str, Any]:
+    """Fine-tune the no-pretraining control: the model every run of `seed` starts from, untrained."""
+    from mlmkit.models.factory import build_model, build_model_config
+    from mlmkit.train.checkpoint import save_final
+
+    final = folder / "final"
+    if not (final / "config.json").is_file():
+        model_config = build_model_config(options.family, options.model_size, shared.tokenizer, options.seq_len, {})
+        save_final(build_model(options.family, model_config, seed), shared.tokenizer, final)
+    return {"run_dir": str(folder), "glue": _glue(final, options, folder / "glue", f"{CONTROL} (seed {seed})")}
 
 
 def common_eval(model_dir: Path, shared: Shared) -> dict[str, Any]:
@@ -284,7 +325,7 @@ def _masking_stats(run: PlannedRun, options: CompareOptions, shared: Shared) -> 
     from mlmkit.collators import build_collator
     from mlmkit.compare.probe import masking_statistics
 
-    collator_options = dict(_run_config(run, options, shared, Path("unused"), 1).collator.options)
+    collator_options = dict(_run_config(run, options.pretrain_seeds[0], options, shared, Path("unused"), 1).collator.options)
     collator_options.pop("output", None)  # the late-mask layout selects the same tokens; the probe reads the MLM layout
     collator = build_collator(run.strategy, shared.tokenizer, **collator_options)
     return masking_statistics(collator, shared.validation, shared.tokenizer)
@@ -297,7 +338,7 @@ def shipped_glue_dir() -> Path:
     return Path(str(resources.files("mlmkit").joinpath("resources", "glue")))
 
 
-def _glue(model_dir: Path, options: CompareOptions, out: Path) -> dict[str, Any]:
+def _glue(model_dir: Path, options: CompareOptions, out: Path, description: str) -> dict[str, Any]:
     """Fine-tune and score on the GLUE tasks, or read the results an earlier run wrote."""
     from mlmkit.eval.glue.results import write_results
     from mlmkit.eval.glue.run import GlueOptions, run_glue
@@ -306,8 +347,8 @@ def _glue(model_dir: Path, options: CompareOptions, out: Path) -> dict[str, Any]
         return json.loads((out / "results.json").read_text(encoding="utf-8"))
     data_dir = options.glue_data_dir or shipped_glue_dir()
     glue_options = GlueOptions(
-        seeds=tuple(range(1, options.seeds + 1)), epochs=options.glue_epochs, lr=options.glue_lr,
-        max_train_samples=options.max_train_samples, max_eval_samples=options.max_eval_samples,
+        seeds=options.seeds, epochs=options.glue_epochs, lr=options.glue_lr,
+        max_train_samples=options.max_train_samples, max_eval_samples=options.max_eval_samples, description=description,
     )
     summary = run_glue(model_dir, list(options.glue_tasks), data_dir, glue_options)
     write_results(out, summary)

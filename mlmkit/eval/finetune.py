@@ -66,7 +66,7 @@ def predict(
     loader = accelerator.prepare(loader)
     model.eval()
     collected: dict[str, list[torch.Tensor]] = {name: [] for name in output_names}
-    for batch in tqdm(loader, desc=desc, disable=not accelerator.is_local_main_process):
+    for batch in tqdm(loader, desc=desc, disable=not accelerator.is_local_main_process, leave=False):
         batch.pop("labels", None)
         outputs = model(**batch)
         for name in collected:

@@ -18,6 +18,7 @@ import torch
 
 from mlmkit.config import RunConfig, to_yaml
 from mlmkit.errors import MlmkitError
+from mlmkit.logs import logger
 from mlmkit.train import checkpoint
 from mlmkit.train.metrics import MetricsLog, batch_tokens, realised_rate_counts
 from mlmkit.train.objectives import build_objective
@@ -34,7 +35,8 @@ class Position:
     batch_in_epoch: int = 0
     micro_batches: int = 0
     tokens_seen: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall-clock training time, evaluation and checkpoints left out
+    cpu_seconds: float = 0.0  # process CPU time (all threads) of the same: a per-step cost that machine load moves less
 
 
 @dataclass
@@ -69,12 +71,13 @@ def total_steps(config: RunConfig, num_processes: int) -> int:
     return math.ceil(train.max_tokens / per_step)
 
 
-def pretrain(config: RunConfig, resume: bool | None = None) -> PretrainResult:
+def pretrain(config: RunConfig, resume: bool | None = None, description: str = "pretrain") -> PretrainResult:
     """Pretrain a masked LM as `config` says; the final HF model is saved in OUTPUT_DIR/final.
 
     Args:
         config: the resolved run configuration (mlmkit.config.load_recipe).
         resume: continue from the newest complete checkpoint in OUTPUT_DIR; None follows train.resume.
+        description: the progress bar's label.
 
     Raises:
         MlmkitError: bad configuration, non-finite loss (after keeping the last good checkpoint),
@@ -90,15 +93,16 @@ def pretrain(config: RunConfig, resume: bool | None = None) -> PretrainResult:
     # Dropout and weight init draw from the global RNG; fork it so the caller's state is left as it was.
     with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(config.train.seed)
-        return _train(config, accelerator, config.train.resume == "auto" if resume is None else resume)
+        return _train(config, accelerator, config.train.resume == "auto" if resume is None else resume, description)
 
 
-def _train(config: RunConfig, accelerator: Any, resume: bool) -> PretrainResult:
+def _train(config: RunConfig, accelerator: Any, resume: bool, description: str) -> PretrainResult:
     output_dir = Path(config.output_dir)
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / "config.yaml").write_text(to_yaml(config), encoding="utf-8")
-    accelerator.print(f"resolved config (saved as {output_dir / 'config.yaml'}):\n{to_yaml(config)}")
+    if accelerator.is_main_process:
+        logger.info(f"resolved config (saved as {output_dir / 'config.yaml'}):\n{to_yaml(config)}")
     parts = build_parts(config, accelerator)
     module = build_objective(parts.model, sparse=config.train.sparse_head).wrap(parts.model)
     steps = total_steps(config, accelerator.num_processes)
@@ -120,7 +124,7 @@ def _train(config: RunConfig, accelerator: Any, resume: bool) -> PretrainResult:
         )
     position = _restore(accelerator, output_dir) if resume else Position()
     log = MetricsLog(output_dir, accelerator.is_main_process, truncate_after=position.step)
-    loop = _Loop(config, accelerator, parts, module, optimizer, scheduler, train_loader, eval_loader, log, steps)
+    loop = _Loop(config, accelerator, parts, module, optimizer, scheduler, train_loader, eval_loader, log, steps, description)
     try:
         loop.run(position)
     finally:
@@ -135,22 +139,24 @@ def _train(config: RunConfig, accelerator: Any, resume: bool) -> PretrainResult:
 def _restore(accelerator: Any, output_dir: Path) -> Position:
     latest = checkpoint.latest_checkpoint(output_dir)
     if latest is None:
-        accelerator.print(f"no checkpoint in {checkpoint.checkpoint_dir(output_dir)}: starting from step 0")
+        if accelerator.is_main_process:
+            logger.info(f"no checkpoint in {checkpoint.checkpoint_dir(output_dir)}: starting from step 0")
         return Position()
     state = checkpoint.load_checkpoint(accelerator, latest)
-    accelerator.print(f"resumed from {latest} at step {state['step']}")
-    return Position(**{key: state[key] for key in Position.__dataclass_fields__})
+    if accelerator.is_main_process:
+        logger.info(f"resumed from {latest} at step {state['step']}")
+    return Position(**{key: state[key] for key in Position.__dataclass_fields__ if key in state})
 
 
 class _Loop:
     """The state one run carries between steps; `run` is the loop itself."""
 
-    def __init__(self, config, accelerator, parts: RunParts, module, optimizer, scheduler, train_loader, eval_loader, log, steps):
+    def __init__(self, config, accelerator, parts: RunParts, module, optimizer, scheduler, train_loader, eval_loader, log, steps, description):
         self.config, self.train = config, config.train
         self.accelerator, self.parts, self.module = accelerator, parts, module
         self.optimizer, self.scheduler = optimizer, scheduler
         self.train_loader, self.eval_loader = train_loader, eval_loader
-        self.log, self.steps = log, steps
+        self.log, self.steps, self.description = log, steps, description
         self.special_ids = parts.special_ids.to(accelerator.device)
         self.last_loss, self.last_eval, self.step_losses = math.nan, {}, []
         # Strategies that learn from the model's per-token loss (POS-weighted masking) get it here.
@@ -166,8 +172,9 @@ class _Loop:
         from tqdm.auto import tqdm
 
         self.parts.train_collator.set_total_batches(self.steps * self.train.gradient_accumulation_steps)
-        bar = tqdm(total=self.steps, initial=position.step, disable=not self.accelerator.is_main_process, desc="pretrain")
+        bar = tqdm(total=self.steps, initial=position.step, disable=not self.accelerator.is_main_process, desc=self.description)
         self.window, self.clock = Window(), time.perf_counter() - position.seconds
+        self.cpu_clock = time.process_time() - position.cpu_seconds
         while not self._done(position):
             # Through Accelerate's loader: its __iter__ re-applies its own epoch to the sampler.
             self.train_loader.set_epoch(position.epoch)
@@ -234,6 +241,7 @@ class _Loop:
             self.scheduler.step()
         position.step += 1
         position.seconds = time.perf_counter() - self.clock
+        position.cpu_seconds = time.process_time() - self.cpu_clock
         bar.update(1)
         if position.step % self.train.log_every == 0:
             row = self._log_train(position)
@@ -249,10 +257,11 @@ class _Loop:
         Why: `seconds` (and tokens/s) measure training alone, so runs that evaluate or save at
         different costs (a late-mask model, another eval set) compare fairly per second.
         """
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         work(position)
         paused = time.perf_counter() - started
         self.clock += paused
+        self.cpu_clock += time.process_time() - cpu_started
         self.window.started += paused
 
     def _log_train(self, position: Position) -> dict[str, Any]:
@@ -266,6 +275,7 @@ class _Loop:
             "tokens_seen": position.tokens_seen,
             "tokens_per_s": window.tokens / max(now - window.started, 1e-9),
             "seconds": position.seconds,
+            "cpu_seconds": position.cpu_seconds,
         }
         self.log.write(row)
         self.window = Window()
@@ -275,10 +285,11 @@ class _Loop:
         result = self._held_out_scores() if self.held_out is not None else self._own_masking_scores()
         self.log.write({"step": position.step, "seconds": position.seconds, **result})
         self.last_eval = result
-        self.accelerator.print(
-            f"step {position.step}: eval_loss {result['eval_loss']:.4f}, eval_accuracy {result['eval_accuracy']:.4f} "
-            f"(unigram baseline {result['eval_unigram_accuracy']:.4f})"
-        )
+        if self.accelerator.is_main_process:
+            logger.info(
+                f"step {position.step}: eval_loss {result['eval_loss']:.4f}, eval_accuracy {result['eval_accuracy']:.4f} "
+                f"(unigram baseline {result['eval_unigram_accuracy']:.4f})"
+            )
 
     def _held_out_scores(self) -> dict[str, float]:
         from mlmkit.eval.held_out import held_out_baselines, score_blocks, summarize

@@ -37,6 +37,7 @@ class GlueOptions:
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
     skip_unavailable: bool = False
+    description: str = ""  # what the progress bars name the model as (e.g. "random (seed 0)")
 
 
 def resolve_hparams(spec: TaskSpec, options: GlueOptions) -> HParams:
@@ -95,10 +96,15 @@ def finetune_and_score(
     seed: int,
     accelerator: Any,
     tokenizer: Any,
-) -> dict[str, dict[str, float]]:
-    """One fine-tuning run of `spec` with `seed`; returns eval name -> metric -> value.
+    description: str = "",
+) -> tuple[dict[str, dict[str, float]], dict[str, list[float]]]:
+    """One fine-tuning run of `spec` with `seed`.
 
     `encoded` maps "train" and each eval name to a tokenized Dataset.
+
+    Returns:
+        (eval name -> metric -> value, eval name -> the prediction for every dev example: a class
+        index, or the score for regression), the predictions for intervals over dev examples.
     """
     import torch
     from accelerate.utils import set_seed
@@ -114,16 +120,17 @@ def finetune_and_score(
     )
     model = finetune(
         _load_classifier(model_dir, spec), train_loader, accelerator,
-        epochs=hparams.epochs, lr=hparams.lr, desc=f"{spec.name} seed {seed}",
+        epochs=hparams.epochs, lr=hparams.lr, desc=" ".join(filter(None, ["fine-tune", description, f"{spec.name} seed {seed}"])),
     )
-    scores = {}
+    scores, kept = {}, {}
     for name in spec.eval_files:
         loader = torch.utils.data.DataLoader(encoded[name], batch_size=2 * hparams.batch_size, collate_fn=collator)
         logits = predict(model, loader, accelerator, desc=f"{name} dev")["logits"]  # (N, num_labels)
         predictions = logits[:, 0] if spec.is_regression else logits.argmax(dim=-1)
         scores[name] = compute_metrics(spec.metrics, predictions.numpy(), encoded[name]["labels"])
+        kept[name] = predictions.tolist()
     accelerator.free_memory()
-    return scores
+    return scores, kept
 
 
 def _load_all(data_dir: Path, names: list[str], options: GlueOptions) -> tuple[dict[str, TaskData], dict[str, str]]:
@@ -170,14 +177,18 @@ def _run_task(
     hparams = resolve_hparams(spec, options)
     splits = {"train": data.train, **data.evals}
     encoded = {split: _tokenize(dataset, spec, tokenizer, hparams.max_length) for split, dataset in splits.items()}
-    runs = {
-        seed: finetune_and_score(model_dir, spec, encoded, hparams, seed, accelerator, tokenizer)
-        for seed in options.seeds
-    }
+    runs, predictions = {}, {}
+    for seed in options.seeds:
+        runs[seed], predictions[seed] = finetune_and_score(
+            model_dir, spec, encoded, hparams, seed, accelerator, tokenizer, options.description
+        )
     details = {
         "hparams": dataclasses.asdict(hparams),
         "train_rows": len(data.train),
         "eval_rows": {split: len(dataset) for split, dataset in data.evals.items()},
         "seconds": round(time.perf_counter() - started, 1),
+        # Per dev example, for intervals and paired differences over examples and seeds (mlmkit compare).
+        "labels": {name: list(encoded[name]["labels"]) for name in spec.eval_files},
+        "predictions": {name: {str(seed): predictions[seed][name] for seed in options.seeds} for name in spec.eval_files},
     }
     return runs, details

@@ -1,0 +1,79 @@
+"""Where messages go: mlmkit's own lines to the terminal, library chatter to a run's log file.
+
+transformers prints a load report (tables of MISSING / UNEXPECTED keys) for every checkpoint it loads
+into another head, accelerate warns "Removed shared tensor" for every checkpoint of a model with tied
+embeddings, and datasets draws a progress bar for every `map`. All of it is expected; on the terminal it
+hides the progress bars and results a user runs a command for. `library_output_to(file)` sends it to
+a log file instead, and mlmkit's own informational lines go through the `mlmkit` logger, which the
+commands show on the terminal (`show_mlmkit_messages`) or send to the same file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+logger = logging.getLogger("mlmkit")
+
+# Python loggers of the libraries whose records go to the log file.
+LIBRARY_LOGGERS = ("transformers", "datasets", "accelerate", "huggingface_hub", "torch", "py.warnings")
+
+
+def show_mlmkit_messages(stream=None) -> None:
+    """Print the `mlmkit` logger's INFO lines (resolved configs, evaluation results) to `stream` (stderr)."""
+    if not any(getattr(handler, "mlmkit_terminal", False) for handler in logger.handlers):
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.mlmkit_terminal = True
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+@contextlib.contextmanager
+def library_output_to(log_file: str | Path, mlmkit_messages: bool = True) -> Iterator[Path]:
+    """Send library log records, Python warnings and datasets' progress bars to `log_file` meanwhile.
+
+    Args:
+        log_file: appended to; its folder is created.
+        mlmkit_messages: also send the `mlmkit` logger's lines there instead of the terminal.
+
+    Yields:
+        The log file's path.
+    """
+    import datasets
+    import transformers
+
+    path = Path(log_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+    names = LIBRARY_LOGGERS + (("mlmkit",) if mlmkit_messages else ())
+    # transformers and datasets add their own terminal handler the first time they log; let them do it
+    # now, so that replacing the handlers below is not undone later.
+    transformers.utils.logging.get_verbosity()
+    datasets.utils.logging.get_verbosity()
+    saved = {name: (logging.getLogger(name).propagate, list(logging.getLogger(name).handlers)) for name in names}
+    bars = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    for name in names:
+        library = logging.getLogger(name)
+        library.handlers = [handler]
+        library.propagate = False
+    if mlmkit_messages:
+        logger.setLevel(logging.INFO)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            logging.captureWarnings(True)
+            yield path
+    finally:
+        logging.captureWarnings(False)
+        for name, (propagate, handlers) in saved.items():
+            logging.getLogger(name).handlers, logging.getLogger(name).propagate = handlers, propagate
+        if bars:
+            datasets.enable_progress_bars()
+        handler.close()
