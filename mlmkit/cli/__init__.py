@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -54,6 +54,17 @@ def main(argv: list[str] | None = None) -> int:
     except MlmkitError as error:
         print(f"mlmkit {args.command}: error: {error}", file=sys.stderr)
         return 2
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse argv; `key=value` overrides may stand anywhere, also after options (`pretrain R --dry-run a=b`)."""
+    args, extras = parser.parse_known_args(argv)
+    overrides = [extra for extra in extras if "=" in extra and not extra.startswith("-")]
+    if extras and (len(overrides) < len(extras) or not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    if overrides:
+        args.overrides = [*args.overrides, *overrides]
+    return args
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--task", required=True, help="a task (cola sst2 mrpc stsb qqp mnli qnli rte wnli), a list t1,t2, or all"
     )
-    parser.add_argument("--data-dir", help="folder holding the GLUE task folders (CoLA/, SST-2/, ...)")
+    parser.add_argument("--data-dir", help="folder holding the GLUE task folders (CoLA/, SST-2/, ...); "
+                        "default: the SST-2 sample shipped with mlmkit (2,000 training rows, the full dev set)")
     parser.add_argument("--out", required=True, help="output folder for results.json and results.md")
     parser.add_argument("--seeds", type=parse_seeds, default=(1,), help="fine-tuning seeds, one run each (default: 1)")
     parser.add_argument("--epochs", type=float, help="training epochs (may be fractional); default: per task")
@@ -57,11 +58,6 @@ def run(args: argparse.Namespace) -> int:
     from mlmkit.eval.glue import GlueOptions, parse_task_names, run_glue
     from mlmkit.eval.glue.results import write_results
 
-    if not args.data_dir:
-        raise MlmkitError(
-            "--data-dir is required: pass the folder holding the GLUE task folders "
-            "(CoLA/ SST-2/ MRPC/ STS-B/ QQP/ MNLI/ QNLI/ RTE/ WNLI/)"
-        )
     for name in ("epochs", "lr", "batch_size", "max_length", "max_train_samples", "max_eval_samples"):
         value = getattr(args, name)
         if value is not None and value <= 0:

@@ -331,13 +331,6 @@ def _masking_stats(run: PlannedRun, options: CompareOptions, shared: Shared) -> 
     return masking_statistics(collator, shared.validation, shared.tokenizer)
 
 
-def shipped_glue_dir() -> Path:
-    """The GLUE sample inside the package (SST-2: 2,000 train rows, full dev; see its SOURCE.md)."""
-    from importlib import resources
-
-    return Path(str(resources.files("mlmkit").joinpath("resources", "glue")))
-
-
 def _glue(model_dir: Path, options: CompareOptions, out: Path, description: str) -> dict[str, Any]:
     """Fine-tune and score on the GLUE tasks, or read the results an earlier run wrote."""
     from mlmkit.eval.glue.results import write_results
@@ -345,12 +338,11 @@ def _glue(model_dir: Path, options: CompareOptions, out: Path, description: str)
 
     if (out / "results.json").is_file():
         return json.loads((out / "results.json").read_text(encoding="utf-8"))
-    data_dir = options.glue_data_dir or shipped_glue_dir()
     glue_options = GlueOptions(
         seeds=options.seeds, epochs=options.glue_epochs, lr=options.glue_lr,
         max_train_samples=options.max_train_samples, max_eval_samples=options.max_eval_samples, description=description,
     )
-    summary = run_glue(model_dir, list(options.glue_tasks), data_dir, glue_options)
+    summary = run_glue(model_dir, list(options.glue_tasks), options.glue_data_dir, glue_options)
     write_results(out, summary)
     return summary
 

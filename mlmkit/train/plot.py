@@ -7,8 +7,15 @@ from pathlib import Path
 from mlmkit.errors import MlmkitError
 from mlmkit.train.metrics import read_metrics
 
-# (metrics key, panel title) per row of the figure.
-PANELS = (("loss", "training loss"), ("eval_loss", "held-out loss"), ("eval_accuracy", "held-out MLM accuracy"))
+# (metrics key, panel title) per row of the figure; held-out numbers are the one held-out measure.
+PANELS = (
+    ("loss", "training loss"),
+    ("eval_loss", "held-out loss"),
+    ("eval_accuracy", "held-out token accuracy"),
+    ("eval_whole_word_accuracy", "held-out whole-word accuracy"),
+)
+# The baseline drawn dashed beside a panel's curves: always predicting the most frequent masked token.
+BASELINES = {"eval_accuracy": "eval_unigram_accuracy", "eval_whole_word_accuracy": "eval_whole_word_unigram_accuracy"}
 
 
 def plot_runs(run_dirs: list[str], out: str) -> Path:
@@ -26,7 +33,10 @@ def plot_runs(run_dirs: list[str], out: str) -> Path:
             for name, rows in runs.items():
                 points = [(r[x_key], r[key]) for r in rows if key in r and x_key in r]
                 if points:
-                    axis.plot(*zip(*points), label=name, marker="." if key != "loss" else None)
+                    line = axis.plot(*zip(*points), label=name, marker="." if key != "loss" else None)[0]
+                    baseline = [(r[x_key], r[BASELINES[key]]) for r in rows if BASELINES.get(key) in r and x_key in r]
+                    if baseline:
+                        axis.plot(*zip(*baseline), linestyle="--", color=line.get_color(), label=f"{name}: unigram baseline")
             axis.set_title(f"{title} vs {x_key}")
             axis.set_xlabel(x_key)
             axis.grid(alpha=0.3)

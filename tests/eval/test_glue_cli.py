@@ -99,7 +99,7 @@ def test_named_task_without_dev_file_fails_before_training(tiny_bert, small_glue
 @pytest.mark.parametrize(
     "extra, message",
     [
-        ([], "--data-dir is required: pass the folder holding the GLUE task folders (CoLA/ SST-2/"),
+        ([], "no GLUE data for rte: mlmkit ships only an SST-2 sample; pass --data-dir"),
         (["--data-dir", "d", "--epochs", "0"], "--epochs 0.0: must be positive"),
         (["--data-dir", "d", "--task", "rte,squad"], "unknown task(s) ['squad']"),
     ],
@@ -114,3 +114,12 @@ def test_bad_seeds_are_rejected_by_the_parser(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["glue", "--model", str(tmp_path), "--task", "rte", "--out", str(tmp_path), "--seeds", "1,x"])
     assert "expected integers separated by commas" in capsys.readouterr().err
+
+
+def test_sst2_runs_on_the_shipped_sample_without_data_dir(tiny_bert, tmp_path, capsys):
+    argv = ["glue", "--model", str(tiny_bert), "--task", "sst2", "--out", str(tmp_path), "--epochs", "0.1",
+            "--max-train-samples", "32", "--max-eval-samples", "16"]
+    assert main(argv) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["details"]["sst2"]["train_rows"] == 32 and results["details"]["sst2"]["eval_rows"] == {"sst2": 16}
+    assert len(results["details"]["sst2"]["predictions"]["sst2"]["1"]) == 16

@@ -55,3 +55,14 @@ def test_plot_draws_a_png(tmp_path: Path) -> None:
 def test_plot_of_a_folder_without_metrics_fails_clearly(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["plot", str(tmp_path), "--out", str(tmp_path / "x.png")]) == 2
     assert "has no metrics.jsonl" in capsys.readouterr().err
+
+
+def test_overrides_may_follow_options(tmp_path, capsys):
+    """`pretrain RECIPE --dry-run key=value`: overrides stand anywhere; anything else unknown is still refused."""
+    recipe = RECIPE_DIR / "tiny-cpu.yaml"
+    assert main(["pretrain", str(recipe), "--dry-run", f"output_dir={tmp_path / 'x'}", "train.max_steps=7"]) == 0
+    out = capsys.readouterr().out
+    assert f"output_dir: {tmp_path / 'x'}" in out and "steps: 7" in out
+    with pytest.raises(SystemExit):
+        main(["pretrain", str(recipe), "--dry-run", "--bogus"])
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err

@@ -150,8 +150,18 @@ def _load_all(data_dir: Path, names: list[str], options: GlueOptions) -> tuple[d
     return loaded, skipped
 
 
-def run_glue(model_dir: str | Path, task_names: list[str], data_dir: str | Path, options: GlueOptions) -> dict:
+def shipped_glue_dir() -> Path:
+    """The GLUE sample inside the package (SST-2: 2,000 train rows, full dev; see its SOURCE.md)."""
+    from importlib import resources
+
+    return Path(str(resources.files("mlmkit").joinpath("resources", "glue")))
+
+
+def run_glue(model_dir: str | Path, task_names: list[str], data_dir: str | Path | None, options: GlueOptions) -> dict:
     """Fine-tune `model_dir` on each task once per seed and summarise the dev scores.
+
+    Args:
+        data_dir: the folder of GLUE task folders; None: the SST-2 sample shipped with mlmkit.
 
     Returns the results dictionary written to `results.json` (see `results.summarize`).
     """
@@ -159,6 +169,14 @@ def run_glue(model_dir: str | Path, task_names: list[str], data_dir: str | Path,
 
     from mlmkit.models.loading import check_model_folder, load_tokenizer
 
+    if data_dir is None:
+        missing = [name for name in task_names if not (shipped_glue_dir() / TASKS[name].folder).is_dir()]
+        if missing:
+            raise MlmkitError(
+                f"no GLUE data for {', '.join(missing)}: mlmkit ships only an SST-2 sample; pass --data-dir with the "
+                "GLUE task folders (CoLA/ SST-2/ MRPC/ ...)"
+            )
+        data_dir = shipped_glue_dir()
     model_dir = check_model_folder(model_dir)
     tokenizer = load_tokenizer(model_dir)
     tasks, skipped = _load_all(Path(data_dir), task_names, options)
