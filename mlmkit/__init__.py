@@ -12,6 +12,7 @@ _LAZY = {
     "MaskingScheduleCallback": "mlmkit.trainer_callback",
     "MaskedLossFeedback": "mlmkit.trainer_callback",
     "load_recipe": "mlmkit.config",
+    "masked_lm_from_preset": "mlmkit.models.factory",
     "pretrain": "mlmkit.train.loop",
 }
 

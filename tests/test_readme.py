@@ -37,3 +37,14 @@ def test_ci_runs_the_readme_test_command():
     extract = (ROOT / ".ci" / "run").read_text(encoding="utf-8").split("test_command=$(", 1)[1].split(")\n", 1)[0]
     printed = subprocess.run(["bash", "-c", extract], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert printed.strip() == _block_after("test-command")
+
+
+def test_quick_start_runs_as_written(tmp_path, monkeypatch):
+    """The README's Python quick start, executed as it stands (fewer steps), trains and saves nothing wrong."""
+    code = README.split("<!-- quick-start -->", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    assert "max_steps=100" in code
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code.replace("max_steps=100", "max_steps=3"), "README quick start", "exec"), namespace)
+    assert type(namespace["model"]).__name__ == "ModernBertForMaskedLM"
+    assert (tmp_path / "qs-blocks").is_dir() and (tmp_path / "qs-tokenizer" / "tokenizer.json").is_file()

@@ -300,13 +300,13 @@ def _run_strategy(
 
 def _run_control(seed: int, options: CompareOptions, shared: Shared, folder: Path) -> dict[str, Any]:
     """Fine-tune the no-pretraining control: the model every run of `seed` starts from, untrained."""
-    from mlmkit.models.factory import build_model, build_model_config
+    from mlmkit.models.factory import masked_lm_from_preset
     from mlmkit.train.checkpoint import save_final
 
     final = folder / "final"
     if not (final / "config.json").is_file():
-        model_config = build_model_config(options.family, options.model_size, shared.tokenizer, options.seq_len, {})
-        save_final(build_model(options.family, model_config, seed), shared.tokenizer, final)
+        model = masked_lm_from_preset(options.family, options.model_size, shared.tokenizer, options.seq_len, seed)
+        save_final(model, shared.tokenizer, final)
     return {"run_dir": str(folder), "glue": _glue(final, options, folder / "glue", f"{CONTROL} (seed {seed})")}
 
 

@@ -169,3 +169,22 @@ def build_model(family: str, config: Any, seed: int) -> Any:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return model_class(config)
+
+
+def masked_lm_from_preset(
+    family: str, size: str, tokenizer: Any, seq_len: int = 128, seed: int = 0, **config: Any
+) -> Any:
+    """A new masked-LM model of `family` × `size` for `tokenizer` (vocabulary and special ids from it).
+
+    Args:
+        family: "bert", "roberta" or "modernbert".
+        size: a preset (SIZES; MODERNBERT_SIZES for ModernBERT), e.g. "tiny".
+        tokenizer: the tokenizer the model will read.
+        seq_len: the longest block it must take (position embeddings).
+        seed: fixes the initial weights (the global RNG is left as it was).
+        config: HF config fields set on top of the preset, e.g. `hidden_dropout_prob=0.0`.
+
+    Raises:
+        MlmkitError: unknown family, size or config field; a tokenizer or block length the model cannot fit.
+    """
+    return build_model(family, build_model_config(family, size, tokenizer, seq_len, config), seed)
