@@ -35,7 +35,7 @@ def show_mlmkit_messages(stream=None) -> None:
 
 @contextlib.contextmanager
 def library_output_to(log_file: str | Path, mlmkit_messages: bool = True) -> Iterator[Path]:
-    """Send library log records, Python warnings and datasets' progress bars to `log_file` meanwhile.
+    """Send library log records and Python warnings to `log_file`, and hide the libraries' progress bars, meanwhile.
 
     Args:
         log_file: appended to; its folder is created.
@@ -57,8 +57,9 @@ def library_output_to(log_file: str | Path, mlmkit_messages: bool = True) -> Ite
     transformers.utils.logging.get_verbosity()
     datasets.utils.logging.get_verbosity()
     saved = {name: (logging.getLogger(name).propagate, list(logging.getLogger(name).handlers)) for name in names}
-    bars = datasets.is_progress_bar_enabled()
+    bars = datasets.is_progress_bar_enabled(), transformers.utils.logging.is_progress_bar_enabled()
     datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()  # "Loading weights", "Writing model shards"
     for name in names:
         library = logging.getLogger(name)
         library.handlers = [handler]
@@ -74,6 +75,8 @@ def library_output_to(log_file: str | Path, mlmkit_messages: bool = True) -> Ite
         logging.captureWarnings(False)
         for name, (propagate, handlers) in saved.items():
             logging.getLogger(name).handlers, logging.getLogger(name).propagate = handlers, propagate
-        if bars:
+        if bars[0]:
             datasets.enable_progress_bars()
+        if bars[1]:
+            transformers.utils.logging.enable_progress_bar()
         handler.close()

@@ -188,33 +188,40 @@ class Shared:
 
 def _prepare_shared(options: CompareOptions, folder: Path) -> Shared:
     """Train the tokenizer, prepare the blocks and build the statistics once (reused on reruns)."""
+    from tqdm.auto import tqdm
+
     from mlmkit.data.corpus import check_corpus_files, default_corpus_path
     from mlmkit.data.pipeline import prepare_dataset
     from mlmkit.data.tokenizer import train_tokenizer
+    from mlmkit.stats import STATS_BUILDERS
 
     corpus = check_corpus_files(options.corpus) if options.corpus else [default_corpus_path()]
     folder.mkdir(parents=True, exist_ok=True)
-    tokenizer_dir = folder / "tokenizer"
-    # Reused when the folder holds a tokenizer trained from the same corpus and options.
-    tokenizer = train_tokenizer(corpus, "wordpiece", options.vocab_size, tokenizer_dir, lowercase=True).tokenizer
-    prepared = prepare_dataset(
-        tokenizer, seq_len=options.seq_len, out_dir=folder / "data", corpus_files=corpus,
-        validation_fraction=0.05, seed=options.pretrain_seeds[0],
-    )
-    stats = {}
-    for name in dict.fromkeys(options.strategies + options.late_mask):
-        stats_file = _build_stats(name, tokenizer, corpus, folder / "stats")
-        if stats_file is not None:
-            stats[name] = stats_file
-    return Shared(tokenizer_dir, prepared.path, corpus, stats, tokenizer, prepared.dataset["validation"])
+    informed = [name for name in dict.fromkeys(options.strategies + options.late_mask) if name in STATS_BUILDERS]
+    with tqdm(total=2 + len(informed), desc="prepare: tokenizer") as bar:
+        # Reused when the folder holds a tokenizer trained from the same corpus and options.
+        tokenizer = train_tokenizer(
+            corpus, "wordpiece", options.vocab_size, folder / "tokenizer", lowercase=True, show_progress=False
+        ).tokenizer
+        bar.set_description("prepare: blocks")
+        bar.update(1)
+        prepared = prepare_dataset(
+            tokenizer, seq_len=options.seq_len, out_dir=folder / "data", corpus_files=corpus,
+            validation_fraction=0.05, seed=options.pretrain_seeds[0],
+        )
+        bar.update(1)
+        stats = {}
+        for name in informed:
+            bar.set_description(f"prepare: {name} statistics")
+            stats[name] = _build_stats(name, tokenizer, corpus, folder / "stats")
+            bar.update(1)
+    return Shared(folder / "tokenizer", prepared.path, corpus, stats, tokenizer, prepared.dataset["validation"])
 
 
-def _build_stats(name: str, tokenizer: Any, corpus: list[Path], folder: Path) -> Path | None:
-    """Build the corpus statistics an informed strategy needs, once; None for strategies without."""
-    from mlmkit.stats import STATS_BUILDERS, stats_builder
+def _build_stats(name: str, tokenizer: Any, corpus: list[Path], folder: Path) -> Path:
+    """Build the corpus statistics informed strategy `name` needs, once."""
+    from mlmkit.stats import stats_builder
 
-    if name not in STATS_BUILDERS:
-        return None
     target = folder / f"{name}.safetensors"
     if not target.is_file():
         folder.mkdir(parents=True, exist_ok=True)
