@@ -34,16 +34,22 @@ class TokenizerConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the blocks come from: a prepared dataset folder, corpus files, or the embedded corpus.
+    """Where the blocks come from: a prepared dataset folder, corpus files, a dataset, or the embedded corpus.
 
-    With neither `path`, `corpus` nor `dataset` set, the embedded default corpus is used. The
-    held-out split is the last `eval_fraction` of the blocks (contiguous, so it shares no block
-    with training).
+    With neither `path`, `corpus` nor `dataset` set, the embedded default corpus is used. `dataset` is
+    what `mlmkit data prepare --dataset` takes (data files, a folder of them, a save_to_disk folder, a Hub
+    name with `dataset_config` and `split`), its text in `text_column`. The held-out split is the last
+    `eval_fraction` of the blocks (contiguous, so it shares no block with training).
     """
 
     path: str | None = None
     corpus: tuple[str, ...] = ()
     dataset: str | None = None
+    dataset_config: str | None = None
+    split: str = "train"
+    text_column: str = "text"
+    tokenize_batch_size: int = 1000
+    num_proc: int = 1
     seq_len: int = 128
     eval_fraction: float = 0.05
     max_eval_blocks: int = 512

@@ -26,6 +26,11 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     if config.data.path:
         if not Path(config.data.path).is_dir():
             raise MlmkitError(f"data.path={config.data.path!r} is not a folder written by `mlmkit data prepare`")
+    elif config.data.dataset:
+        from mlmkit.data.sources import is_hub_name, open_dataset
+
+        if not is_hub_name(config.data.dataset):  # a Hub dataset is only fetched when the run starts
+            open_dataset(config.data.dataset, config.data.split, config.data.dataset_config)
     else:
         corpus_files(config)
     if config.collator.name not in MASKERS:
