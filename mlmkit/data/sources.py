@@ -19,7 +19,6 @@ JSON identity of the input (file hashes, or the dataset's fingerprint) that cach
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from mlmkit.data.corpus import DATA_FILE_KINDS, check_corpus_files, data_file_ki
 from mlmkit.errors import MlmkitError
 
 HUB_PROBE_SECONDS = 5.0
+BATCH_CHARACTERS = 1 << 20
 _SAVED_MARKERS = ("state.json", "dataset_dict.json")
 
 
@@ -191,18 +191,25 @@ def corpus_source(files: Iterable[str | Path], corpus_format: str = "auto") -> D
     return DocumentSource(lambda size: _batched(read_corpus(paths, corpus_format), size), False, identity)
 
 
-def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, size)):
+def _batched(documents: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of at most `size` documents, closed early at BATCH_CHARACTERS characters (or token ids): a
+    batch of 1000 long documents (WikiText articles are ~20 KB) would hold hundreds of MB of tokenizer output."""
+    batch: list[Any] = []
+    characters = 0
+    for document in documents:
+        batch.append(document)
+        characters += len(document)
+        if len(batch) >= size or characters >= BATCH_CHARACTERS:
+            yield batch
+            batch, characters = [], 0
+    if batch:
         yield batch
 
 
 def _column_batches(table: Any, column: str, size: int) -> Iterator[list[Any]]:
-    """One column in batches of `size` rows (rows whose value is None are skipped)."""
-    for batch in table.select_columns([column]).iter(batch_size=size):
-        values = [value for value in batch[column] if value is not None]
-        if values:
-            yield values
+    """One column in batches as `_batched` cuts them (rows whose value is None are skipped)."""
+    rows = (value for batch in table.select_columns([column]).iter(batch_size=size) for value in batch[column] if value is not None)
+    return _batched(rows, size)
 
 
 def document_source(dataset: Any, text_column: str = "text", split: str = "train", config: str | None = None) -> DocumentSource:
