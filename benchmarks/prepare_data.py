@@ -77,8 +77,8 @@ class TreeMemory:
         while not self._stop.is_set():
             rss = pss = 0
             for pid in self._tree():
-                rss += _status_kib(pid, "VmRSS") * 1024
-                pss += _rollup_kib(pid, "Pss") * 1024
+                rss += _proc_kib(pid, "status", "VmRSS") * 1024
+                pss += _proc_kib(pid, "smaps_rollup", "Pss") * 1024
             self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
             self._stop.wait(self.interval)
 
@@ -95,19 +95,10 @@ class TreeMemory:
         return found
 
 
-def _status_kib(pid: int, field: str) -> int:
+def _proc_kib(pid: int, file: str, field: str) -> int:
+    """A `Field:  N kB` value of /proc/PID/FILE (status, smaps_rollup); 0 once the process is gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _rollup_kib(pid: int, field: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     except OSError:
