@@ -166,7 +166,7 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     """
     recipe = Path(path)
     if not recipe.is_file():
-        raise MlmkitError(f"recipe {str(recipe)!r} does not exist; pass a YAML file such as recipes/tiny-cpu.yaml")
+        raise MlmkitError(f"recipe {str(recipe)!r} does not exist; pass a YAML file, or a shipped recipe's name such as tiny-cpu (mlmkit recipes lists them)")
     try:
         tree = yaml.safe_load(recipe.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:

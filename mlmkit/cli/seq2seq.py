@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 EXAMPLE = """example:
-  mlmkit pretrain recipes/mass-tiny.yaml output_dir=runs/mass-tiny
+  mlmkit pretrain mass-tiny output_dir=runs/mass-tiny
   mlmkit seq2seq --model runs/mass-tiny/final --out runs/mass-tiny/seq2seq --compare-scratch \\
       --corpus ../shared/data/corpus/wikitext-2-raw/wiki.test.raw --lr 1e-3 --steps 1000
 
