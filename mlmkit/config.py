@@ -118,7 +118,8 @@ class TrainConfig:
     eps: float = 1e-8
     warmup_ratio: float = 0.06
     warmup_steps: int | None = None
-    decay: str = "linear"
+    lr_scheduler_type: str = "linear"
+    lr_scheduler_kwargs: dict[str, Any] = field(default_factory=dict)
     max_grad_norm: float = 1.0
     mixed_precision: str = "no"
     sparse_head: bool = True
@@ -147,7 +148,6 @@ class RunConfig:
 CHOICES = {
     "tokenizer.kind": ("wordpiece", "bpe", "unigram"),
     "model.family": tuple(MODELS),
-    "train.decay": ("linear", "cosine", "constant"),
     "train.mixed_precision": ("no", "bf16", "fp16"),
     "train.resume": ("no", "auto"),
 }

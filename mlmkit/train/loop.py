@@ -110,7 +110,7 @@ def _train(config: RunConfig, accelerator: Any, resume: bool, description: str) 
     optimizer = build_optimizer(module, train.lr, train.weight_decay, tuple(train.betas), train.eps)
     warmup = train.warmup_steps if train.warmup_steps is not None else round(train.warmup_ratio * steps)
     # Not prepared: Accelerate would step a prepared scheduler num_processes times per step.
-    scheduler = build_lr_scheduler(optimizer, warmup, steps, train.decay)
+    scheduler = build_lr_scheduler(optimizer, warmup, steps, train.lr_scheduler_type, train.lr_scheduler_kwargs)
     module, optimizer, train_loader, eval_loader = accelerator.prepare(
         module, optimizer, parts.train_loader, parts.eval_loader
     )

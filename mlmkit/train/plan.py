@@ -21,6 +21,7 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     from mlmkit.models.factory import build_model_config, model_class, size_preset
     from mlmkit.train.inputs import corpus_files
     from mlmkit.train.loop import total_steps
+    from mlmkit.train.optim import check_lr_scheduler_type
 
     tokenizer = _tokenizer_or_stand_in(config)
     if config.data.path:
@@ -33,6 +34,7 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
             open_dataset(config.data.dataset, config.data.split, config.data.dataset_config)
     else:
         corpus_files(config)
+    check_lr_scheduler_type(config.train.lr_scheduler_type)
     if config.collator.name not in MASKERS:
         raise MlmkitError(f"collator.name={config.collator.name!r}, must be one of {sorted(MASKERS)}")
     if hasattr(tokenizer, "mask_token_id"):
