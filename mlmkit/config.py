@@ -131,6 +131,7 @@ class TrainConfig:
     num_workers: int = 0
     seed: int = 0
     resume: str = "no"
+    report_to: tuple[str, ...] = ("none",)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from mlmkit.train.metrics import MetricsLog, batch_tokens, realised_rate_counts
 from mlmkit.train.objectives import build_objective
 from mlmkit.train.optim import build_lr_scheduler, build_optimizer
 from mlmkit.train.setup import RunParts, build_parts
+from mlmkit.train.trackers import log_row, log_with, logging_dir, start_trackers
 
 
 @dataclass
@@ -88,6 +89,8 @@ def pretrain(config: RunConfig, resume: bool | None = None, description: str = "
     accelerator = Accelerator(
         mixed_precision=config.train.mixed_precision,
         gradient_accumulation_steps=config.train.gradient_accumulation_steps,
+        log_with=log_with(config.train.report_to) or None,
+        project_dir=str(logging_dir(config.output_dir)),
     )
     cuda = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     # Dropout and weight init draw from the global RNG; fork it so the caller's state is left as it was.
@@ -124,11 +127,13 @@ def _train(config: RunConfig, accelerator: Any, resume: bool, description: str) 
         )
     position = _restore(accelerator, output_dir) if resume else Position()
     log = MetricsLog(output_dir, accelerator.is_main_process, truncate_after=position.step)
+    start_trackers(accelerator, config)
     loop = _Loop(config, accelerator, parts, module, optimizer, scheduler, train_loader, eval_loader, log, steps, description)
     try:
         loop.run(position)
     finally:
         log.close()
+        accelerator.end_training()
     final, model = output_dir / "final", accelerator.unwrap_model(module).model
     if accelerator.is_main_process:
         checkpoint.save_final(model, parts.tokenizer, final)
@@ -277,13 +282,13 @@ class _Loop:
             "seconds": position.seconds,
             "cpu_seconds": position.cpu_seconds,
         }
-        self.log.write(row)
+        self._record(row)
         self.window = Window()
         return row
 
     def _evaluate(self, position: Position) -> None:
         result = self._held_out_scores() if self.held_out is not None else self._own_masking_scores()
-        self.log.write({"step": position.step, "seconds": position.seconds, **result})
+        self._record({"step": position.step, "seconds": position.seconds, **result})
         self.last_eval = result
         if self.accelerator.is_main_process:
             logger.info(
@@ -303,6 +308,11 @@ class _Loop:
         from mlmkit.train.metrics import evaluate
 
         return evaluate(self.accelerator, self.module, self.eval_loader, self.parts.eval_collator, len(self.parts.tokenizer))
+
+    def _record(self, row: dict[str, Any]) -> None:
+        """A metrics row to metrics.jsonl and to the trackers of train.report_to."""
+        self.log.write(row)
+        log_row(self.accelerator, row)
 
     def _save(self, position: Position) -> None:
         state = {key: getattr(position, key) for key in Position.__dataclass_fields__}

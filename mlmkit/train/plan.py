@@ -22,6 +22,7 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     from mlmkit.train.inputs import corpus_files
     from mlmkit.train.loop import total_steps
     from mlmkit.train.optim import check_lr_scheduler_type
+    from mlmkit.train.trackers import log_with
 
     tokenizer = _tokenizer_or_stand_in(config)
     if config.data.path:
@@ -35,6 +36,7 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     else:
         corpus_files(config)
     check_lr_scheduler_type(config.train.lr_scheduler_type)
+    log_with(config.train.report_to)
     if config.collator.name not in MASKERS:
         raise MlmkitError(f"collator.name={config.collator.name!r}, must be one of {sorted(MASKERS)}")
     if hasattr(tokenizer, "mask_token_id"):
