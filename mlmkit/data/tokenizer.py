@@ -115,9 +115,24 @@ def train_tokenizer(
     _add_post_processor(backend, kind)
     tokenizer = _wrap(backend, kind, model_max_length)
     with atomic_folder(out_dir, overwrite) as temporary:
-        tokenizer.save_pretrained(str(temporary))
+        save_tokenizer(tokenizer, temporary)
         (temporary / RECORD_FILE).write_text(json.dumps({"cache_key": key, "options": options}, indent=2))
     return TrainedTokenizer(tokenizer, Path(out_dir), reused=False)
+
+
+def save_tokenizer(tokenizer: Any, folder: str | Path) -> None:
+    """`save_pretrained`, recording a class name that transformers 4.x and 5.x both load.
+
+    transformers 5 saves its generic fast tokenizer as "TokenizersBackend", a name 4.x does not know
+    ("Tokenizer class TokenizersBackend does not exist"); "PreTrainedTokenizerFast" is that class in 4.x and
+    its alias in 5.x, and both read the same tokenizer.json.
+    """
+    tokenizer.save_pretrained(str(folder))
+    config_path = Path(folder) / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if config.get("tokenizer_class") == "TokenizersBackend":
+        config["tokenizer_class"] = "PreTrainedTokenizerFast"
+        config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _reuse(out_dir: str | Path, key: str) -> TrainedTokenizer | None:
