@@ -24,7 +24,7 @@ from mlmkit.train.metrics import MetricsLog, batch_tokens, realised_rate_counts
 from mlmkit.train.objectives import build_objective
 from mlmkit.train.optim import build_lr_scheduler, build_optimizer
 from mlmkit.train.setup import RunParts, build_parts
-from mlmkit.train.trackers import log_row, log_with, logging_dir, start_trackers
+from mlmkit.train.trackers import log_row, log_with, logging_dir, start_trackers, stop_trackers
 
 
 @dataclass
@@ -133,7 +133,7 @@ def _train(config: RunConfig, accelerator: Any, resume: bool, description: str) 
         loop.run(position)
     finally:
         log.close()
-        accelerator.end_training()
+        stop_trackers(accelerator)
     final, model = output_dir / "final", accelerator.unwrap_model(module).model
     if accelerator.is_main_process:
         checkpoint.save_final(model, parts.tokenizer, final)
@@ -176,7 +176,8 @@ class _Loop:
     def run(self, position: Position) -> None:
         from tqdm.auto import tqdm
 
-        self.parts.train_collator.set_total_batches(self.steps * self.train.gradient_accumulation_steps)
+        batches = self.steps * self.train.gradient_accumulation_steps * self.accelerator.num_processes
+        self.parts.train_collator.set_total_batches(batches)  # global batches: the collator counts over all processes
         bar = tqdm(total=self.steps, initial=position.step, disable=not self.accelerator.is_main_process, desc=self.description)
         self.window, self.clock = Window(), time.perf_counter() - position.seconds
         self.cpu_clock = time.process_time() - position.cpu_seconds

@@ -65,6 +65,13 @@ def log_row(accelerator: Any, row: dict[str, Any]) -> None:
         accelerator.log(numbers, step=row["step"])
 
 
+def stop_trackers(accelerator: Any) -> None:
+    """Close the trackers (flush TensorBoard, finish the W&B / MLflow run). Not `end_training()`: that also
+    destroys the process group, which a caller may still use (several runs in one process, as `compare` does)."""
+    for tracker in accelerator.trackers:
+        tracker.finish()
+
+
 def _installed(name: str) -> bool:
     try:
         importlib.import_module(TRACKERS[name][0])
