@@ -1,7 +1,7 @@
 """Toy-scale quality check of 3ML late-mask pretraining (issue 8): held-out MLM accuracy per second.
 
-Pretrains a standard model (`recipes/tiny-cpu.yaml`: 15% masking, 80/10/10) and a late-mask model
-(`recipes/3ml-tiny-cpu.yaml`: 50% masking, 80/10/10 split exactly per row, [MASK]s join for the last
+Pretrains a standard model (`mlmkit/recipes/tiny-cpu.yaml`: 15% masking, 80/10/10) and a late-mask model
+(`mlmkit/recipes/3ml-tiny-cpu.yaml`: 50% masking, 80/10/10 split exactly per row, [MASK]s join for the last
 `--late-layers` layers) of the same size for the SAME wall-clock budget on one shared tokenizer and one shared set of
 blocks from the embedded corpus, with the same batch, optimiser, schedule shape and seed:
 1. calibration: short runs of each measure its seconds per step (steps 10..N, the first ones warm up),
@@ -40,8 +40,10 @@ from typing import Any
 
 import torch
 
+from mlmkit.recipes import recipe_path
+
 REPO = Path(__file__).resolve().parents[1]
-RECIPES = {"standard": REPO / "recipes" / "tiny-cpu.yaml", "late_mask": REPO / "recipes" / "3ml-tiny-cpu.yaml"}
+RECIPES = {"standard": recipe_path("tiny-cpu"), "late_mask": recipe_path("3ml-tiny-cpu")}
 DEFAULT_HELDOUT = REPO.parent / "shared" / "data" / "corpus" / "wikitext-2-raw" / "wiki.test.raw"
 
 

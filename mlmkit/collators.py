@@ -104,6 +104,7 @@ class MaskingCollator:
         self.start_batch = 0
         self._calls = 0
         self._batch_index = 0
+        self.process_index, self.num_processes = 0, 1
 
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
         """Start a new epoch (new masks), or resume at batch `start_batch` with the same masks.
@@ -115,6 +116,11 @@ class MaskingCollator:
         self.epoch = int(epoch)
         self.start_batch = int(start_batch)
         self._calls = 0
+
+    def set_process(self, process_index: int, num_processes: int) -> None:
+        """Count batches over all processes: this one's k-th batch is global batch k × num_processes + process_index,
+        the order Accelerate shards batches in, so masks and schedule position do not depend on the process count."""
+        self.process_index, self.num_processes = int(process_index), int(num_processes)
 
     def set_total_batches(self, total_batches: int) -> None:
         """Tell a scheduled collator how many batches training takes (steps × gradient accumulation)."""
@@ -151,7 +157,7 @@ class MaskingCollator:
         """
         info = torch.utils.data.get_worker_info()
         worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        index = self.start_batch + worker_id + num_workers * self._calls
+        index = (self.start_batch + worker_id + num_workers * self._calls) * self.num_processes + self.process_index
         self._calls += 1
         self._batch_index = index
         return torch.Generator().manual_seed(batch_seed(self.seed, self.epoch, index))

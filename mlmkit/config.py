@@ -34,16 +34,22 @@ class TokenizerConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the blocks come from: a prepared dataset folder, corpus files, or the embedded corpus.
+    """Where the blocks come from: a prepared dataset folder, corpus files, a dataset, or the embedded corpus.
 
-    With neither `path`, `corpus` nor `dataset` set, the embedded default corpus is used. The
-    held-out split is the last `eval_fraction` of the blocks (contiguous, so it shares no block
-    with training).
+    With neither `path`, `corpus` nor `dataset` set, the embedded default corpus is used. `dataset` is
+    what `mlmkit data prepare --dataset` takes (data files, a folder of them, a save_to_disk folder, a Hub
+    name with `dataset_config` and `split`), its text in `text_column`. The held-out split is the last
+    `eval_fraction` of the blocks (contiguous, so it shares no block with training).
     """
 
     path: str | None = None
     corpus: tuple[str, ...] = ()
     dataset: str | None = None
+    dataset_config: str | None = None
+    split: str = "train"
+    text_column: str = "text"
+    tokenize_batch_size: int = 1000
+    num_proc: int = 1
     seq_len: int = 128
     eval_fraction: float = 0.05
     max_eval_blocks: int = 512
@@ -112,7 +118,8 @@ class TrainConfig:
     eps: float = 1e-8
     warmup_ratio: float = 0.06
     warmup_steps: int | None = None
-    decay: str = "linear"
+    lr_scheduler_type: str = "linear"
+    lr_scheduler_kwargs: dict[str, Any] = field(default_factory=dict)
     max_grad_norm: float = 1.0
     mixed_precision: str = "no"
     sparse_head: bool = True
@@ -124,6 +131,7 @@ class TrainConfig:
     num_workers: int = 0
     seed: int = 0
     resume: str = "no"
+    report_to: tuple[str, ...] = ("none",)
 
 
 @dataclass(frozen=True)
@@ -141,7 +149,6 @@ class RunConfig:
 CHOICES = {
     "tokenizer.kind": ("wordpiece", "bpe", "unigram"),
     "model.family": tuple(MODELS),
-    "train.decay": ("linear", "cosine", "constant"),
     "train.mixed_precision": ("no", "bf16", "fp16"),
     "train.resume": ("no", "auto"),
 }
@@ -160,7 +167,7 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     """
     recipe = Path(path)
     if not recipe.is_file():
-        raise MlmkitError(f"recipe {str(recipe)!r} does not exist; pass a YAML file such as recipes/tiny-cpu.yaml")
+        raise MlmkitError(f"recipe {str(recipe)!r} does not exist; pass a YAML file, or a shipped recipe's name such as tiny-cpu (mlmkit recipes lists them)")
     try:
         tree = yaml.safe_load(recipe.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "tokenizer": "mlmkit.cli.tokenizer",
     "data": "mlmkit.cli.data",
     "pretrain": "mlmkit.cli.pretrain",
+    "recipes": "mlmkit.cli.recipes",
     "plot": "mlmkit.cli.plot",
     "glue": "mlmkit.cli.glue",
     "squad": "mlmkit.cli.squad",

@@ -15,12 +15,26 @@ than seq-len - 2 tokens is split into several rows, never truncated.
 Columns: input_ids, attention_mask, special_tokens_mask, word_ids (per row from 0, -1 on special
 tokens and padding; a word cut at a row edge is a partial word in both rows).
 Without --corpus or --dataset the embedded corpus is used (WikiText-2 raw validation, CC BY-SA 3.0).
+--corpus takes plain text files; --dataset takes what `datasets` reads: a data file or a folder of them
+(.jsonl/.json, .csv/.tsv, .parquet, .arrow, .txt one row per line; .gz/.bz2/.xz/.zst compressed too),
+streamed once without a cache copy; a save_to_disk folder; or a Hub dataset name with --dataset-config
+and --split (as load_dataset(NAME, CONFIG, split=SPLIT)). One row is one document.
+Preparing streams: memory holds a few batches of --tokenize-batch-size documents, never the corpus.
 A second run with the same inputs, tokenizer and options reuses --out.
 
 Example:
   mlmkit data prepare --tokenizer tok/ --corpus corpus.txt --seq-len 128 --out data/ --validation-fraction 0.05
+  mlmkit data prepare --tokenizer tok/ --dataset docs.jsonl --text-column content --out data/ --num-proc 8
+  mlmkit data prepare --tokenizer tok/ --dataset wikitext --dataset-config wikitext-103-raw-v1 --out data/
   python -c "import datasets; print(datasets.load_from_disk('data/'))"
 """
+
+
+def add_dataset_options(parser: argparse.ArgumentParser) -> None:
+    """--text-column, --dataset-config and --split: how to read --dataset (shared with `mlmkit stats`)."""
+    parser.add_argument("--text-column", default="text", help="text column of --dataset (default: text)")
+    parser.add_argument("--dataset-config", metavar="NAME", help="configuration of a Hub --dataset (e.g. wikitext-103-raw-v1)")
+    parser.add_argument("--split", default="train", help="split of --dataset when it has several (default: train)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,22 +58,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--corpus", nargs="+", metavar="FILE", help="UTF-8 text files (default: the embedded WikiText corpus)")
     source.add_argument(
         "--dataset",
-        metavar="NAME_OR_DIR",
-        help="a save_to_disk folder or a datasets name; one document per row, text in --text-column "
-        "(or token ids in 'input_ids': word ids then come from the vocabulary's ##/Ġ/▁ convention)",
+        metavar="NAME_OR_PATH",
+        help="a data file or folder of them, a save_to_disk folder, or a Hub dataset name; one document per row, "
+        "text in --text-column (or token ids in 'input_ids': word ids then come from the vocabulary's ##/Ġ/▁ convention)",
     )
     prepare.add_argument("--seq-len", type=int, default=128, help="tokens per row, specials included (default: 128)")
     prepare.add_argument("--out", required=True, metavar="DIR", help="output folder")
     prepare.add_argument("--unpacked", action="store_true", help="one document per row (split if long) instead of packing")
-    prepare.add_argument("--num-proc", type=int, default=1, help="tokenization processes (default: 1; the tokenizer is multithreaded)")
+    prepare.add_argument("--num-proc", type=int, default=1, help="tokenizer processes (default: 1, which uses the tokenizer's own threads)")
+    prepare.add_argument(
+        "--tokenize-batch-size", type=int, default=1000, metavar="N", help="documents per tokenizer call (default: 1000)"
+    )
     prepare.add_argument("--validation-fraction", type=float, default=0.0, help="share of documents held out as 'validation' (default: 0)")
     prepare.add_argument("--seed", type=int, default=0, help="seed of the validation split (default: 0)")
     prepare.add_argument("--max-position-embeddings", type=int, help="the model's limit; --seq-len must not exceed it")
     prepare.add_argument(
         "--corpus-format", choices=CORPUS_FORMATS, default="auto", help="how files split into documents (default: auto)"
     )
-    prepare.add_argument("--text-column", default="text", help="text column of --dataset (default: text)")
-    prepare.add_argument("--split", default="train", help="split of --dataset when it has several (default: train)")
+    add_dataset_options(prepare)
     prepare.add_argument("--overwrite", action="store_true", help="replace --out if it was prepared from other inputs")
     prepare.set_defaults(func=run)
 
@@ -77,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
         out_dir=args.out,
         corpus_files=corpus,
         dataset=args.dataset,
+        dataset_config=args.dataset_config,
         packed=not args.unpacked,
         num_proc=args.num_proc,
+        tokenize_batch_size=args.tokenize_batch_size,
         validation_fraction=args.validation_fraction,
         seed=args.seed,
         corpus_format=args.corpus_format,

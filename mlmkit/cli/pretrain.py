@@ -1,4 +1,4 @@
-"""`mlmkit pretrain RECIPE.yaml [key=value ...]`: pretrain a masked LM from a recipe."""
+"""`mlmkit pretrain RECIPE [key=value ...]`: pretrain a masked LM from a shipped recipe or a YAML file."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import argparse
 
 EXAMPLE = """\
 examples:
-  mlmkit pretrain recipes/tiny-cpu.yaml
-  mlmkit pretrain recipes/tiny-cpu.yaml train.max_steps=50 output_dir=/tmp/run
-  mlmkit pretrain recipes/bert-base.yaml --dry-run
-  mlmkit pretrain recipes/tiny-cpu.yaml --resume
-  accelerate launch --num_processes 2 -m mlmkit pretrain recipes/tiny-cpu.yaml   (2 GPUs)
-  ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 -m mlmkit pretrain recipes/tiny-cpu.yaml
-      (2 CPU processes, gloo; accelerate runs `--cpu --num_processes 2` as one process without mpirun)
+  mlmkit pretrain tiny-cpu                      (a shipped recipe; `mlmkit recipes` lists them)
+  mlmkit pretrain tiny-cpu train.max_steps=50 output_dir=/tmp/run
+  mlmkit pretrain my-recipe.yaml --dry-run
+  mlmkit pretrain tiny-cpu --resume
+  accelerate launch --multi_gpu --num_processes 2 -m mlmkit pretrain tiny-cpu          (2 GPUs, DDP)
+  ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 -m mlmkit pretrain tiny-cpu
+      (2 CPU processes, gloo; accelerate runs `--cpu --num_processes 2` as ONE process unless mpirun is set up)
+  accelerate launch --config_file "$(mlmkit recipes --path accelerate)/fsdp.yaml" -m mlmkit pretrain roberta-base
+      (FSDP; ddp.yaml and deepspeed-zero2.yaml beside it; README "Many processes" has the rest)
 
 Overrides are dotted paths into the recipe (sections tokenizer, data, model, collator, train, and
 output_dir), typed by the schema in mlmkit/config.py. Writes OUTPUT_DIR/config.yaml, metrics.jsonl,
@@ -28,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("recipe", help="YAML recipe, e.g. recipes/tiny-cpu.yaml")
+    parser.add_argument("recipe", help="a shipped recipe's name (`mlmkit recipes` lists them), e.g. tiny-cpu, or a YAML file")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. train.lr=3e-4")
     parser.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint in output_dir")
     parser.add_argument("--dry-run", action="store_true", help="check the recipe and print the plan; train nothing")
@@ -37,8 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mlmkit.config import load_recipe, to_yaml
+    from mlmkit.recipes import recipe_path
 
-    config = load_recipe(args.recipe, args.overrides)
+    config = load_recipe(recipe_path(args.recipe), args.overrides)
     if args.dry_run:
         from mlmkit.train.plan import plan_run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 EXAMPLE = """example:
-  mlmkit pretrain recipes/mass-tiny.yaml output_dir=runs/mass-tiny
+  mlmkit pretrain mass-tiny output_dir=runs/mass-tiny
   mlmkit seq2seq --model runs/mass-tiny/final --out runs/mass-tiny/seq2seq --compare-scratch \\
       --corpus ../shared/data/corpus/wikitext-2-raw/wiki.test.raw --lr 1e-3 --steps 1000
 
@@ -17,7 +17,8 @@ embedded WikiText-2 valid, the last 10% of its articles held out): the source is
 "the", "of", "was", ..., the target the sentence. Pass a corpus the model was not pretrained on for
 an honest score. --train/--eval take your own JSON lines {"source": ..., "target": ...}.
 
-writes OUT/results.json (ROUGE-L F and corpus BLEU-4, 0-100, for the checkpoint, for the same
+writes OUT/results.json (ROUGE-L F by rouge-score and corpus BLEU by sacreBLEU, 0-100, as published
+scores are computed; the `seq2seq` extra installs both), for the checkpoint, for the same
 model trained from scratch with --compare-scratch, and for copying the source) and
 OUT/predictions.jsonl."""
 
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "seq2seq",
         help="fine-tune and evaluate an encoder-decoder (MASS) on a text-to-text task",
         description="Fine-tune an AutoModelForSeq2SeqLM checkpoint on source/target pairs, generate, and report "
-        "ROUGE-L and BLEU-4 computed offline; optionally the same model from scratch for comparison.",
+        "ROUGE-L (rouge-score) and BLEU (sacreBLEU); optionally the same model from scratch for comparison.",
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

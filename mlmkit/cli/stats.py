@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from mlmkit.cli.data import add_dataset_options
+
 EPILOG = """\
 Each strategy writes one small versioned file (safetensors + JSON header: tokenizer vocab hash, corpus
 fingerprint, options). Collators load it with build_collator(STRATEGY, tokenizer, stats=FILE), which
@@ -27,8 +29,12 @@ def _add_common(parser: argparse.ArgumentParser, with_corpus: bool = True) -> No
     if with_corpus:
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("--corpus", nargs="+", metavar="FILE", help="UTF-8 text files, one passage per line")
-        source.add_argument("--dataset", metavar="DIR", help="a save_to_disk folder (text column, or input_ids + word_ids)")
-        parser.add_argument("--text-column", default="text", help="text column of --dataset (default: text)")
+        source.add_argument(
+            "--dataset", metavar="NAME_OR_PATH",
+            help="a data file or folder of them (.jsonl .json .csv .parquet .txt, compressed too), a save_to_disk folder "
+            "(text, or input_ids + word_ids), or a Hub dataset name",
+        )
+        add_dataset_options(parser)
         parser.add_argument("--num-proc", type=int, default=None, help="processes tokenising --dataset (default: 1)")
 
 
@@ -75,10 +81,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _corpus(args: argparse.Namespace) -> Any:
     if args.dataset is None:
         return args.corpus
-    from mlmkit.data.pipeline import load_text_dataset  # the package's one dataset loader
+    from mlmkit.data.sources import open_dataset  # the package's one dataset loader
 
-    dataset = load_text_dataset(args.dataset, "train")
-    if args.text_column != "text" and args.text_column in dataset.column_names:
+    dataset = open_dataset(args.dataset, args.split, args.dataset_config)
+    columns = dataset.column_names  # None for a stream of JSON rows: columns are known once read
+    if args.text_column != "text" and (columns is None or args.text_column in columns):
         dataset = dataset.rename_column(args.text_column, "text")
     return dataset
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from mlmkit.cli.data import add_dataset_options
 from mlmkit.data.corpus import CORPUS_FORMATS
 from mlmkit.data.tokenizer import KINDS
 
@@ -40,7 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("--corpus", nargs="+", metavar="FILE", help="UTF-8 text files (default: the embedded WikiText corpus)")
+    source = train.add_mutually_exclusive_group()
+    source.add_argument("--corpus", nargs="+", metavar="FILE", help="UTF-8 text files (default: the embedded WikiText corpus)")
+    source.add_argument(
+        "--dataset", metavar="NAME_OR_PATH", help="a data file or folder of them, a save_to_disk folder, or a Hub dataset name (see `mlmkit data prepare --help`)"
+    )
+    add_dataset_options(train)
     train.add_argument("--kind", choices=KINDS, default="wordpiece", help="tokenizer kind (default: wordpiece)")
     train.add_argument("--vocab-size", type=int, default=8000, help="vocabulary size, special tokens included (default: 8000)")
     train.add_argument("--out", required=True, metavar="DIR", help="folder to write (must not exist or be empty, unless --overwrite)")
@@ -58,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from mlmkit.data.corpus import default_corpus_path
     from mlmkit.data.tokenizer import train_tokenizer
 
-    corpus = args.corpus or [default_corpus_path()]
+    corpus = None if args.dataset else (args.corpus or [default_corpus_path()])
     result = train_tokenizer(
         corpus,
         kind=args.kind,
@@ -69,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
         model_max_length=args.model_max_length,
         corpus_format=args.corpus_format,
         overwrite=args.overwrite,
+        dataset=args.dataset,
+        text_column=args.text_column,
+        split=args.split,
+        dataset_config=args.dataset_config,
     )
     verb = "reused (same corpus and options)" if result.reused else "saved"
     tokenizer = result.tokenizer

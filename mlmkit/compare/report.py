@@ -195,10 +195,9 @@ def _masking_table(report: dict[str, Any]) -> list[str]:
 def plot_learning_curves(report: dict[str, Any], out: Path) -> Path:
     """Held-out token and whole-word accuracy (the one held-out measure) against step, one line per run with a
     band over pretraining seeds where there are two or more, and each measure's unigram baseline dashed."""
-    import matplotlib
+    from mlmkit.plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
 
     from mlmkit.train.metrics import read_metrics
@@ -234,10 +233,9 @@ def plot_learning_curves(report: dict[str, Any], out: Path) -> Path:
 def plot_glue(report: dict[str, Any], out: Path) -> Path:
     """Per model and GLUE set: the mean over seeds with its 95% interval, every seed as a dot, and the
     majority-class line."""
-    import matplotlib
+    from mlmkit.plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     analysis = report["analysis"]
     keys = sorted({key for scores in analysis["glue"].values() for key in scores})

@@ -146,7 +146,7 @@ def _check(options: CompareOptions) -> None:
         if seq2seq:
             raise MlmkitError(
                 f"{seq2seq[0]!r} trains an encoder-decoder, not a masked LM, so it cannot share this comparison; "
-                "pretrain it with `mlmkit pretrain recipes/mass-tiny.yaml` and evaluate with `mlmkit seq2seq --compare-scratch`"
+                "pretrain it with `mlmkit pretrain mass-tiny` and evaluate with `mlmkit seq2seq --compare-scratch`"
             )
         if len(set(names)) != len(names):
             raise MlmkitError(f"{flag} lists a strategy twice: {list(names)}")

@@ -17,11 +17,15 @@ between documents"). How a file is cut into documents depends on its layout:
 
 Within a document, lines are stripped of surrounding whitespace and joined with ``\\n``.
 Files are streamed line by line, so corpora larger than memory are fine.
+
+Structured files (JSON Lines, CSV, Parquet, Arrow, anything compressed) are refused with a pointer to
+`--dataset`, which reads them through `datasets`: read as plain text they would train on their syntax.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Iterator
 from importlib import resources
@@ -34,6 +38,18 @@ CORPUS_FORMATS = ("auto", "wikitext", "blank-line", "line")
 _TITLE = re.compile(r"^ = (?!=)(.*\S) = $")
 _HEADING = re.compile(r"^ (=(?: =)*) (.*\S) \1 $")
 _SNIFF_LINES = 1000
+
+# Data-file suffix -> the `datasets` builder that reads it (`load_dataset(kind, data_files=...)`).
+DATA_FILE_KINDS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".arrow": "arrow", ".txt": "text"}
+COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4")
+
+
+def data_file_kind(path: str | Path) -> str | None:
+    """The `datasets` builder for a data file by its suffix, compression suffix ignored (None: not a data file)."""
+    suffixes = [suffix.lower() for suffix in Path(path).suffixes]
+    if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
+        suffixes = suffixes[:-1]
+    return DATA_FILE_KINDS.get(suffixes[-1]) if suffixes else None
 
 
 def default_corpus_path() -> Path:
@@ -57,6 +73,7 @@ def check_corpus_files(paths: Iterable[str | Path]) -> list[Path]:
         if not path.is_file():
             what = "is a folder, not a file" if path.is_dir() else "does not exist"
             raise MlmkitError(f"corpus file {str(path)!r} {what}; pass UTF-8 text files")
+        _refuse_structured(path)
         try:
             has_text = next(read_documents(path), None) is not None
         except (OSError, UnicodeDecodeError) as error:
@@ -64,6 +81,33 @@ def check_corpus_files(paths: Iterable[str | Path]) -> list[Path]:
         if not has_text:
             raise MlmkitError(f"corpus file {str(path)!r} is empty (no non-blank line); pass a file with text in it")
     return files
+
+
+def _refuse_structured(path: Path) -> None:
+    """Raise MlmkitError if `path` is a data file that plain-text reading would take apart as text."""
+    suffix = "".join(path.suffixes[-2:]).lower()
+    kind = data_file_kind(path)
+    compressed = path.suffix.lower() in COMPRESSION_SUFFIXES
+    if kind not in (None, "text") or compressed or _first_line_is_json_object(path):
+        what = f"a compressed file ({suffix})" if compressed else f"a structured data file ({kind or 'JSON Lines'})"
+        raise MlmkitError(
+            f"corpus file {str(path)!r} is {what}, not plain text; pass it as --dataset {path} "
+            "(data.dataset in a recipe), with --text-column naming the text column"
+        )
+
+
+def _first_line_is_json_object(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            first = next((line for _, line in zip(range(_SNIFF_LINES), handle) if line.strip()), "").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not (first.startswith("{") and first.endswith("}")):
+        return False
+    try:
+        return isinstance(json.loads(first), dict)
+    except ValueError:
+        return False
 
 
 def file_sha256(path: str | Path) -> str:

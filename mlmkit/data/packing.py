@@ -14,7 +14,6 @@ a separator; a word cut by a row edge becomes a partial word in each of the two 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,12 +131,6 @@ def split_documents(ids: np.ndarray, words: np.ndarray, offsets: np.ndarray, seq
     attention = position[None, :] < (filled + 2)[:, None]
     content = (position[None, :] >= 1) & (position[None, :] <= filled[:, None])
     return _make_rows(input_ids, attention, ~content, word_ids)
-
-
-def iterate_rows(rows: Rows) -> Iterator[dict[str, list[int]]]:
-    """Yield one dict per row (the form `datasets.Dataset.from_generator` takes)."""
-    for index in range(len(rows)):
-        yield {name: getattr(rows, name)[index].tolist() for name in COLUMNS}
 
 
 def _join_with_separator(ids: np.ndarray, words: np.ndarray, offsets: np.ndarray, sep_id: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,16 +1,25 @@
-"""Text -> token ids with word ids -> fixed-length rows, saved with `save_to_disk` and cached.
+"""Text -> token ids with word ids -> fixed-length rows, streamed into a `save_to_disk` folder and cached.
 
-`prepare_dataset` reads documents (text files via `mlmkit.data.corpus`, or a `datasets`
-dataset with a text column, one document per row), tokenizes them with `datasets.map`
-(batched, `num_proc`), keeping the fast tokenizer's `word_ids()`, and packs them into rows
-(`mlmkit.data.packing`). A dataset with only an `input_ids` column (already tokenized) gets its
-word ids from the vocabulary's conventions instead (`mlmkit.masking.units.derive_word_ids`). The saved columns are the masking collators' input: `input_ids`,
-`attention_mask`, `special_tokens_mask`, `word_ids` (block-local, -1 on specials and padding).
+`prepare_dataset` reads documents (text files via `mlmkit.data.corpus`, or any dataset `mlmkit.data.sources`
+opens: data files, save_to_disk folders, the Hub, a `Dataset` or `IterableDataset`, one document per row),
+tokenizes them in batches of `tokenize_batch_size` documents keeping the fast tokenizer's word ids
+(`mlmkit.data.tokenizing`, `num_proc` processes), packs them into rows (`mlmkit.data.packing`) and appends
+the rows to the output's arrow shards (`mlmkit.data.saved_dataset`). It is one pass over the input: memory
+holds a few batches, never the corpus. A dataset with only an `input_ids` column (already tokenized) gets
+its word ids from the vocabulary's conventions instead (`mlmkit.masking.units.derive_word_ids`). The saved
+columns are the masking collators' input: `input_ids`, `attention_mask`, `special_tokens_mask`, `word_ids`
+(block-local, -1 on specials and padding).
 
-The output folder holds the dataset (a `Dataset`, or a `DatasetDict` with `train` and
-`validation` when a validation fraction is asked for) and `mlmkit_prepare.json`: the cache key
-(hashes of the corpus files or the dataset fingerprint, of the tokenizer, and the options)
-and token counts. A second run with the same key reuses the folder instead of recomputing.
+With a validation fraction f, documents are held out by systematic sampling: document i (0-based, in input
+order, blank ones not counted) goes to `validation` when floor((i + 1)·f + u) > floor(i·f + u), with u drawn
+from the seed. That holds out floor or ceil of f·n whole documents, spread over the corpus, without knowing
+n in advance (a stream).
+
+The output folder holds the dataset (a `Dataset`, or a `DatasetDict` with `train` and `validation`) and
+`mlmkit_prepare.json`: the cache key (hashes of the input files or the dataset fingerprint, of the
+tokenizer, and the options) and token counts. A second run with the same key reuses the folder instead of
+recomputing. An `IterableDataset` handed in through the Python API has no stable identity and is always
+prepared again.
 """
 
 from __future__ import annotations
@@ -19,7 +28,6 @@ import hashlib
 import itertools
 import json
 import logging
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,17 +35,19 @@ from typing import Any
 
 import numpy as np
 
-from mlmkit.data.corpus import check_corpus_files, file_sha256, read_corpus
 from mlmkit.data.output_folder import atomic_folder
-from mlmkit.data.packing import COLUMNS, SpecialIds, StreamPacker, iterate_rows, split_documents
+from mlmkit.data.packing import SpecialIds, StreamPacker, split_documents
+from mlmkit.data.saved_dataset import SavedDatasetWriter, write_split_index
+from mlmkit.data.sources import DocumentSource, corpus_source, document_source
 from mlmkit.data.tokenizer import check_mlm_tokenizer
+from mlmkit.data.tokenizing import TokenizedBatch, tokenized_batches
 from mlmkit.errors import MlmkitError
 
 logger = logging.getLogger(__name__)
 
 CACHE_FILE = "mlmkit_prepare.json"
-FORMAT_VERSION = 1  # bump when the layout of the rows changes, so old caches are not reused
-_BATCH_DOCUMENTS = 1000
+FORMAT_VERSION = 2  # bump when the layout of the rows changes, so old caches are not reused
+TOKENIZE_BATCH_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -57,8 +67,10 @@ def prepare_dataset(
     out_dir: str | Path,
     corpus_files: list[str | Path] | None = None,
     dataset: Any = None,
+    dataset_config: str | None = None,
     packed: bool = True,
     num_proc: int = 1,
+    tokenize_batch_size: int = TOKENIZE_BATCH_SIZE,
     validation_fraction: float = 0.0,
     seed: int = 0,
     corpus_format: str = "auto",
@@ -73,33 +85,40 @@ def prepare_dataset(
         tokenizer: a fast tokenizer with mask and pad tokens (`load_mlm_tokenizer`).
         seq_len: tokens per row, specials included.
         out_dir: output folder, written atomically.
-        corpus_files: text files (give these or `dataset`).
-        dataset: a `datasets.Dataset`, or the name of a saved folder / hub dataset.
+        corpus_files: plain text files (give these or `dataset`).
+        dataset: anything `mlmkit.data.sources.open_dataset` opens: a path (data file, folder of data
+            files, save_to_disk folder), a Hub name, a `Dataset`, `DatasetDict` or `IterableDataset`.
+        dataset_config: the Hub dataset's configuration name.
         packed: RoBERTa FULL-SENTENCES packing; False gives one document per row (split if long).
-        num_proc: processes for tokenization. The fast tokenizer already uses several threads
-            per batch, so 1 is a good default on small machines.
+        num_proc: tokenizer processes (1: this process, with the tokenizer's own threads).
+        tokenize_batch_size: documents per tokenizer call; memory holds about 2·num_proc such batches.
         validation_fraction: share of documents held out as `validation` (0: no split).
-        seed: seeds the document shuffle of the validation split.
-        corpus_format: document layout of the files (`mlmkit.data.corpus`).
+        seed: seeds the offset of the systematic validation sample.
+        corpus_format: document layout of the text files (`mlmkit.data.corpus`).
         text_column: column of `dataset` holding the text.
-        split: split to use when `dataset` is a DatasetDict.
+        split: split to use when `dataset` has several.
         max_position_embeddings: the model's limit, checked against `seq_len` if given (for
             RoBERTa, whose positions start at padding_idx + 1, pass max_position_embeddings - 2).
         overwrite: replace an existing output made from other inputs.
 
     Returns:
-        PreparedData with the saved dataset (reloaded from `out_dir`).
+        PreparedData with the saved dataset (loaded from `out_dir`).
     """
     check_mlm_tokenizer(tokenizer)
     check_seq_len(tokenizer, seq_len, max_position_embeddings)
     if not 0.0 <= validation_fraction < 1.0:
         raise MlmkitError(f"validation fraction must be in [0, 1), got {validation_fraction}; 0.01 to 0.05 is typical")
-    if num_proc < 1:
-        raise MlmkitError(f"num_proc must be at least 1, got {num_proc}")
-    source, source_key = _open_source(corpus_files, dataset, corpus_format, text_column, split)
+    if num_proc < 1 or tokenize_batch_size < 1:
+        raise MlmkitError(f"num_proc ({num_proc}) and tokenize batch size ({tokenize_batch_size}) must be at least 1")
+    if (corpus_files is None) == (dataset is None):
+        raise MlmkitError("give exactly one input: corpus files (--corpus FILE...) or a dataset (--dataset NAME_OR_PATH)")
+    if corpus_files is not None:
+        source = corpus_source(corpus_files, corpus_format)
+    else:
+        source = document_source(dataset, text_column, split, dataset_config)
     options = {"seq_len": seq_len, "packed": packed, "validation_fraction": validation_fraction, "seed": seed}
-    key = _cache_key(source_key, tokenizer, options)
-    cached = _cached(out_dir, key)
+    key = _cache_key(source.identity, tokenizer, options) if source.identity is not None else None
+    cached = _cached(out_dir, key) if key is not None else None
     if cached is not None:
         return cached
     if Path(out_dir).is_dir() and any(Path(out_dir).iterdir()) and not overwrite:
@@ -108,9 +127,7 @@ def prepare_dataset(
             "choose another folder or pass --overwrite (overwrite=True) to replace it"
         )
     with atomic_folder(out_dir, overwrite=True) as temporary:
-        result, stats = _build(source, tokenizer, temporary / ".work", options, text_column, num_proc)
-        result.save_to_disk(str(temporary))
-        shutil.rmtree(temporary / ".work", ignore_errors=True)
+        stats = _build(source, tokenizer, temporary, options, num_proc, tokenize_batch_size, key or _hash(str(temporary)))
         (temporary / CACHE_FILE).write_text(json.dumps({"cache_key": key, "options": options, "stats": stats}, indent=2))
     return PreparedData(_load(out_dir), Path(out_dir), stats, reused=False)
 
@@ -133,132 +150,112 @@ def check_seq_len(tokenizer: Any, seq_len: int, max_position_embeddings: int | N
         )
 
 
-def _open_source(corpus_files, dataset, corpus_format, text_column, split) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Check the input and return (what to read, what identifies it for the cache)."""
-    if (corpus_files is None) == (dataset is None):
-        raise MlmkitError("give exactly one input: corpus files (--corpus FILE...) or a dataset (--dataset NAME_OR_DIR)")
-    if corpus_files is not None:
-        files = check_corpus_files(corpus_files)
-        hashes = [file_sha256(path) for path in files]
-        return {"files": files, "corpus_format": corpus_format}, {"files": hashes, "corpus_format": corpus_format}
-    table = load_text_dataset(dataset, split)
-    if len(table) == 0:
-        raise MlmkitError("the dataset has no rows; pass a dataset with text in it")
-    if text_column in table.column_names:
-        return {"dataset": table, "column": text_column}, {"dataset": table._fingerprint, "text_column": text_column}
-    if "input_ids" in table.column_names:
-        return {"dataset": table, "column": "input_ids"}, {"dataset": table._fingerprint, "column": "input_ids"}
-    raise MlmkitError(
-        f"dataset has no column {text_column!r} and no 'input_ids' (columns: {', '.join(table.column_names)}); "
-        "pass --text-column with the column that holds the text"
-    )
+class _Split:
+    """One output split: packs documents into rows and appends them to its writer, counting every token."""
+
+    def __init__(self, folder: Path, tokenizer: Any, options: dict[str, Any]) -> None:
+        self.writer = SavedDatasetWriter(folder)
+        self.seq_len, self.packed = options["seq_len"], options["packed"]
+        self.special = SpecialIds(cls=tokenizer.cls_token_id, sep=tokenizer.sep_token_id, pad=tokenizer.pad_token_id)
+        self.packer = StreamPacker(self.seq_len, self.special)
+        self.counts = {"documents": 0, "corpus_tokens": 0, "rows": 0, "content_tokens_in_rows": 0, "padding": 0}
+
+    def add(self, ids: np.ndarray, words: np.ndarray, offsets: np.ndarray) -> None:
+        self.counts["documents"] += len(offsets) - 1
+        self.counts["corpus_tokens"] += len(ids)
+        rows = self.packer.add(ids, words, offsets) if self.packed else split_documents(ids, words, offsets, self.seq_len, self.special)
+        self._write(rows)
+
+    def close(self, fingerprint: str) -> dict[str, int]:
+        if self.packed:
+            self._write(self.packer.finish())
+        self.writer.close(fingerprint)
+        assert self.counts["content_tokens_in_rows"] == self.counts["corpus_tokens"], self.counts  # each token in one row
+        return self.counts
+
+    def _write(self, rows: Any) -> None:
+        self.counts["rows"] += len(rows)
+        self.counts["content_tokens_in_rows"] += int((rows.special_tokens_mask == 0).sum())
+        self.counts["padding"] += int((rows.attention_mask == 0).sum())
+        self.writer.write(rows)
 
 
-def load_text_dataset(dataset: Any, split: str) -> Any:
-    import datasets
+def _build(source: DocumentSource, tokenizer: Any, folder: Path, options: dict[str, Any], num_proc: int, batch_size: int, fingerprint: str) -> dict[str, Any]:
+    """Stream documents -> tokens -> rows into `folder`; return the counts (per split when there are two)."""
+    from tqdm.auto import tqdm
 
-    if isinstance(dataset, (str, Path)):
-        folder = Path(dataset)
-        if folder.is_dir():
-            try:
-                dataset = datasets.load_from_disk(str(folder))
-            except FileNotFoundError as error:
-                raise MlmkitError(f"{str(folder)!r} is not a folder written by save_to_disk: {error}") from error
-        else:
-            dataset = datasets.load_dataset(str(dataset))  # a hub name: needs network unless cached
-    if isinstance(dataset, datasets.DatasetDict):
-        if split not in dataset:
-            raise MlmkitError(f"the dataset has no split {split!r} (splits: {', '.join(dataset)}); pass --split")
-        dataset = dataset[split]
-    return dataset
-
-
-def _build(source, tokenizer, work: Path, options, text_column, num_proc) -> tuple[Any, dict[str, Any]]:
-    import datasets
-
-    documents = _documents_dataset(source, work, text_column)
-    if source.get("column") == "input_ids":
-        function, arguments = _pretokenized_batch, {"tokenizer": tokenizer, "start_table": _start_table(tokenizer, documents)}
-    else:
-        documents = documents.filter(lambda batch: [bool(text and text.strip()) for text in batch[text_column]], batched=True)
-        function, arguments = _tokenize_batch, {"tokenizer": tokenizer, "text_column": text_column}
-    if len(documents) == 0:
-        raise MlmkitError("the input has no non-blank document; pass text to prepare")
-    splits = _split_documents(documents, options["validation_fraction"], options["seed"])
-    prepared, stats = {}, {}
-    for name, part in splits.items():
-        tokenized = part.map(
-            function,
-            batched=True,
-            num_proc=num_proc if num_proc > 1 else None,
-            remove_columns=part.column_names,
-            fn_kwargs=arguments,
-            desc=f"Tokenizing {name}",
-        ).filter(lambda batch: [len(ids) > 0 for ids in batch["input_ids"]], batched=True)
-        prepared[name], stats[name] = _pack(tokenized, tokenizer, options, work / f"rows-{name}")
-    if len(prepared) == 1:
-        return prepared["train"], stats["train"]
-    return datasets.DatasetDict(prepared), stats
-
-
-def _documents_dataset(source: dict[str, Any], work: Path, text_column: str) -> Any:
-    import datasets
-
-    if "dataset" in source:
-        return source["dataset"].select_columns([source["column"]])
-    features = datasets.Features({text_column: datasets.Value("string")})
-    return datasets.Dataset.from_generator(
-        _corpus_rows,
-        features=features,
-        cache_dir=str(work / "documents"),
-        gen_kwargs={"files": [str(path) for path in source["files"]], "corpus_format": source["corpus_format"], "column": text_column},
-    )
-
-
-def _corpus_rows(files: list[str], corpus_format: str, column: str) -> Iterator[dict[str, str]]:
-    for document in read_corpus(files, corpus_format):
-        yield {column: document}
-
-
-def _split_documents(documents: Any, fraction: float, seed: int) -> dict[str, Any]:
-    """Hold out a random `fraction` of documents (whole documents, so no text is in both splits)."""
-    import torch
-
-    if fraction == 0.0:
-        return {"train": documents}
-    held_out = round(fraction * len(documents))
-    if held_out < 1 or held_out >= len(documents):
+    fraction = options["validation_fraction"]
+    names = ["train", "validation"] if fraction > 0 else ["train"]
+    splits = {name: _Split(folder / name if len(names) > 1 else folder, tokenizer, options) for name in names}
+    held_out = SystematicSample(fraction, options["seed"])
+    with tqdm(unit=" documents", desc="Preparing") as progress:
+        for ids, words, offsets in _token_batches(source, tokenizer, num_proc, batch_size):
+            ids, words, offsets = _drop_empty(ids, words, offsets)
+            progress.update(len(offsets) - 1)
+            if fraction == 0:
+                splits["train"].add(ids, words, offsets)
+                continue
+            chosen = held_out.take(len(offsets) - 1)
+            for name, keep in (("train", ~chosen), ("validation", chosen)):
+                splits[name].add(*_select_documents(ids, words, offsets, keep))
+    total = sum(split.counts["documents"] for split in splits.values())
+    if sum(split.counts["corpus_tokens"] for split in splits.values()) == 0:
+        raise MlmkitError("the input has no tokens (only blank text or special tokens); pass text to prepare")
+    if any(split.counts["documents"] == 0 for split in splits.values()):
         raise MlmkitError(
-            f"validation fraction {fraction} of {len(documents)} documents leaves an empty split; "
+            f"validation fraction {fraction} of {total} documents leaves an empty split; "
             "use more documents or a fraction between 1/documents and 1 - 1/documents"
         )
-    order = torch.randperm(len(documents), generator=torch.Generator().manual_seed(seed)).tolist()
-    return {"train": documents.select(sorted(order[held_out:])), "validation": documents.select(sorted(order[:held_out]))}
+    stats = {name: split.close(fingerprint) for name, split in splits.items()}
+    if len(names) > 1:
+        write_split_index(folder, names)
+        return stats
+    return stats["train"]
 
 
-def _tokenize_batch(batch: dict[str, list], tokenizer: Any, text_column: str) -> dict[str, list]:
-    """Token ids and document-level word ids (None -> -1); special-token text in the corpus stays text."""
-    encoded = tokenizer(batch[text_column], add_special_tokens=False, truncation=False, split_special_tokens=True, verbose=False)
-    word_ids = [[-1 if word is None else word for word in encoded.word_ids(index)] for index in range(len(encoded["input_ids"]))]
-    return {"input_ids": encoded["input_ids"], "word_ids": word_ids}
+class SystematicSample:
+    """Which of the next documents are held out: systematic sampling at rate `fraction` from a seeded offset.
+
+    Document i is chosen when floor((i + 1)·f + u) > floor(i·f + u), u ~ U[0, 1) from `seed`: exactly floor
+    or ceil of f·n of any first n documents, evenly spread, decided one batch at a time.
+    """
+
+    def __init__(self, fraction: float, seed: int) -> None:
+        self.fraction, self.seen = fraction, 0
+        self.offset = float(np.random.default_rng(seed).random())
+
+    def take(self, count: int) -> np.ndarray:
+        """(count,) bool: held out or not, for the next `count` documents."""
+        index = np.arange(self.seen, self.seen + count, dtype=np.float64)
+        self.seen += count
+        return np.floor((index + 1) * self.fraction + self.offset) > np.floor(index * self.fraction + self.offset)
 
 
-def _start_table(tokenizer: Any, documents: Any) -> Any:
-    """The vocabulary's word-start table, after checking that the dataset's ids fit the tokenizer."""
+def _token_batches(source: DocumentSource, tokenizer: Any, num_proc: int, batch_size: int) -> Iterator[TokenizedBatch]:
+    if not source.pretokenized:
+        return tokenized_batches(tokenizer, source.batches(batch_size), num_proc)
     from mlmkit.masking.units import word_start_table
 
-    import pyarrow.compute as compute
-
-    largest = compute.max(compute.list_flatten(documents.data.column("input_ids"))).as_py()
-    if largest >= len(tokenizer):
-        raise MlmkitError(
-            f"the dataset's input_ids go up to {largest} but the tokenizer has {len(tokenizer)} tokens; "
-            "pass the tokenizer the ids were made with"
-        )
-    return word_start_table(tokenizer)
+    start_table = word_start_table(tokenizer)
+    return (_pretokenized_batch(batch, tokenizer, start_table) for batch in source.batches(batch_size))
 
 
-def _pretokenized_batch(batch: dict[str, list], tokenizer: Any, start_table: Any) -> dict[str, list]:
+def _drop_empty(ids: np.ndarray, words: np.ndarray, offsets: np.ndarray) -> TokenizedBatch:
+    """Documents with no token (blank text) are not documents: they get no separator and no split slot."""
+    lengths = np.diff(offsets)
+    if lengths.all():
+        return ids, words, offsets
+    return ids, words, np.concatenate([[0], np.cumsum(lengths[lengths > 0])])
+
+
+def _select_documents(ids: np.ndarray, words: np.ndarray, offsets: np.ndarray, keep: np.ndarray) -> TokenizedBatch:
+    """The documents where `keep` (D,) is True, in order."""
+    lengths = np.diff(offsets)
+    tokens = np.repeat(keep, lengths)
+    return ids[tokens], words[tokens], np.concatenate([[0], np.cumsum(lengths[keep])])
+
+
+def _pretokenized_batch(batch: list[list[int]], tokenizer: Any, start_table: Any) -> TokenizedBatch:
     """Word ids for documents given only as ids, from the vocabulary's "##"/"Ġ"/"▁" convention.
 
     Special ids already in the documents (a [CLS]/[SEP] the user's tokenizer added) are dropped:
@@ -269,8 +266,13 @@ def _pretokenized_batch(batch: dict[str, list], tokenizer: Any, start_table: Any
 
     from mlmkit.masking.units import derive_word_ids
 
-    lengths = np.array([len(ids) for ids in batch["input_ids"]], dtype=np.int64)
-    flat = np.fromiter(itertools.chain.from_iterable(batch["input_ids"]), np.int64, int(lengths.sum()))
+    lengths = np.array([len(ids) for ids in batch], dtype=np.int64)
+    flat = np.fromiter(itertools.chain.from_iterable(batch), np.int64, int(lengths.sum()))
+    if len(flat) and flat.max() >= len(tokenizer):
+        raise MlmkitError(
+            f"the dataset's input_ids go up to {flat.max()} but the tokenizer has {len(tokenizer)} tokens; "
+            "pass the tokenizer the ids were made with"
+        )
     document = np.repeat(np.arange(len(lengths)), lengths)
     keep = ~np.isin(flat, tokenizer.all_special_ids)
     flat, document = flat[keep], document[keep]
@@ -278,47 +280,8 @@ def _pretokenized_batch(batch: dict[str, list], tokenizer: Any, start_table: Any
     row, maskable = np.zeros(len(flat) + len(lengths), np.int64), np.zeros(len(flat) + len(lengths), bool)
     row[positions], maskable[positions] = flat, True
     words = derive_word_ids(torch.from_numpy(row)[None], torch.from_numpy(maskable)[None], start_table)[0].numpy()[positions]
-    ends = np.cumsum(np.bincount(document, minlength=len(lengths)))[:-1]
-    return {"input_ids": [part.tolist() for part in np.split(flat, ends)], "word_ids": [part.tolist() for part in np.split(words, ends)]}
-
-
-def _pack(tokenized: Any, tokenizer: Any, options: dict[str, Any], cache_dir: Path) -> tuple[Any, dict[str, Any]]:
-    """Pack a tokenized split into rows, streaming batches of documents; count every token."""
-    import datasets
-
-    if len(tokenized) == 0:
-        raise MlmkitError("the input has no tokens (only blank text or special tokens); pass text to prepare")
-    seq_len = options["seq_len"]
-    special = SpecialIds(cls=tokenizer.cls_token_id, sep=tokenizer.sep_token_id, pad=tokenizer.pad_token_id)
-    counts = {"documents": len(tokenized), "corpus_tokens": 0, "rows": 0, "content_tokens_in_rows": 0, "padding": 0}
-    features = datasets.Features({name: datasets.List(datasets.Value("int8" if "mask" in name else "int32")) for name in COLUMNS})
-
-    def rows() -> Iterator[dict[str, list[int]]]:
-        packer = StreamPacker(seq_len, special)
-        for batch in tokenized.with_format("arrow").iter(batch_size=_BATCH_DOCUMENTS):
-            ids, words, offsets = _flatten(batch)
-            counts["corpus_tokens"] += len(ids)
-            block = packer.add(ids, words, offsets) if options["packed"] else split_documents(ids, words, offsets, seq_len, special)
-            yield from _counted(block, counts)
-        if options["packed"]:
-            yield from _counted(packer.finish(), counts)
-
-    table = datasets.Dataset.from_generator(rows, features=features, cache_dir=str(cache_dir), fingerprint=_hash(str(cache_dir)))
-    assert counts["content_tokens_in_rows"] == counts["corpus_tokens"], counts  # every token in exactly one row
-    return table, counts
-
-
-def _flatten(batch: Any) -> tuple[Any, Any, Any]:
-    ids = batch.column("input_ids").combine_chunks()
-    words = batch.column("word_ids").combine_chunks()
-    return ids.flatten().to_numpy(), words.flatten().to_numpy(), ids.offsets.to_numpy()
-
-
-def _counted(block: Any, counts: dict[str, int]) -> Iterator[dict[str, list[int]]]:
-    counts["rows"] += len(block)
-    counts["content_tokens_in_rows"] += int((block.special_tokens_mask == 0).sum())
-    counts["padding"] += int((block.attention_mask == 0).sum())
-    return iterate_rows(block)
+    kept = np.bincount(document, minlength=len(lengths))
+    return flat.astype(np.int32), words.astype(np.int32), np.concatenate([[0], np.cumsum(kept)])
 
 
 def _cached(out_dir: str | Path, key: str) -> PreparedData | None:

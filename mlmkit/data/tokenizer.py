@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlmkit.data.corpus import check_corpus_files, file_sha256, read_corpus
+from mlmkit.data.sources import DocumentSource, corpus_source, document_source
 from mlmkit.data.output_folder import atomic_folder, check_output_folder
 from mlmkit.errors import MlmkitError
 
@@ -57,7 +57,7 @@ _PUNCTUATION = r"\p{P}\x21-\x2F\x3A-\x40\x5B-\x60\x7B-\x7E"
 
 
 def train_tokenizer(
-    corpus_files: Iterable[str | Path],
+    corpus_files: Iterable[str | Path] | None,
     kind: str,
     vocab_size: int,
     out_dir: str | Path,
@@ -67,11 +67,16 @@ def train_tokenizer(
     corpus_format: str = "auto",
     overwrite: bool = False,
     show_progress: bool = True,
+    dataset: Any = None,
+    text_column: str = "text",
+    split: str = "train",
+    dataset_config: str | None = None,
 ) -> TrainedTokenizer:
-    """Train a tokenizer of `kind` on text files and save it as a fast tokenizer folder.
+    """Train a tokenizer of `kind` on text files or a dataset and save it as a fast tokenizer folder.
 
     Args:
-        corpus_files: UTF-8 text files (documents as read by `mlmkit.data.corpus.read_documents`).
+        corpus_files: UTF-8 text files (documents as read by `mlmkit.data.corpus.read_documents`), or None
+            with `dataset`.
         kind: "wordpiece", "bpe" or "unigram" (see the module docstring).
         vocab_size: entries in the vocabulary, special tokens included.
         out_dir: folder to write; `AutoTokenizer.from_pretrained(out_dir)` loads it.
@@ -81,35 +86,53 @@ def train_tokenizer(
         corpus_format: document layout of the files, see `mlmkit.data.corpus`.
         overwrite: replace a non-empty `out_dir`.
         show_progress: show the trainer's progress bars.
+        dataset, text_column, split, dataset_config: a dataset to train on instead of files, as
+            `mlmkit.data.sources.document_source` opens it.
 
     Returns:
         TrainedTokenizer with the `PreTrainedTokenizerFast` as saved. If `out_dir` already holds a
         tokenizer trained from the same file contents and options, that one is loaded instead (reused=True).
     """
-    files = _check_arguments(corpus_files, kind, vocab_size, out_dir, min_frequency, model_max_length, overwrite=True)
+    _check_arguments(kind, vocab_size, out_dir, min_frequency, model_max_length, overwrite=True)
+    source = _text_source(corpus_files, corpus_format, dataset, text_column, split, dataset_config)
     options = {"kind": kind, "vocab_size": vocab_size, "lowercase": lowercase, "min_frequency": min_frequency}
     options.update(model_max_length=model_max_length, corpus_format=corpus_format)
-    key = hashlib.sha256(json.dumps({"files": [file_sha256(path) for path in files], **options}, sort_keys=True).encode()).hexdigest()
-    reused = _reuse(out_dir, key)
+    key = hashlib.sha256(json.dumps({"source": source.identity, **options}, sort_keys=True).encode()).hexdigest()
+    reused = _reuse(out_dir, key) if source.identity is not None else None
     if reused is not None:
         return reused
     check_output_folder(out_dir, overwrite)
     backend = _build_backend(kind, lowercase)
     trainer = _build_trainer(kind, vocab_size, min_frequency, show_progress)
     try:
-        backend.train_from_iterator(read_corpus(files, corpus_format), trainer)
+        backend.train_from_iterator(_documents(source), trainer)
     except Exception as error:  # tokenizers raises a bare Exception for a too-small unigram vocabulary
         if "not large enough" in str(error):
-            raise MlmkitError(_too_small_message(kind, vocab_size, _minimum_size(backend, kind, files, corpus_format))) from error
+            raise MlmkitError(_too_small_message(kind, vocab_size, _minimum_size(backend, kind, source))) from error
         raise
     if backend.get_vocab_size() > vocab_size:  # wordpiece/bpe keep their whole alphabet, unigram all characters
-        raise MlmkitError(_too_small_message(kind, vocab_size, _minimum_size(backend, kind, files, corpus_format)))
+        raise MlmkitError(_too_small_message(kind, vocab_size, _minimum_size(backend, kind, source)))
     _add_post_processor(backend, kind)
     tokenizer = _wrap(backend, kind, model_max_length)
     with atomic_folder(out_dir, overwrite) as temporary:
-        tokenizer.save_pretrained(str(temporary))
+        save_tokenizer(tokenizer, temporary)
         (temporary / RECORD_FILE).write_text(json.dumps({"cache_key": key, "options": options}, indent=2))
     return TrainedTokenizer(tokenizer, Path(out_dir), reused=False)
+
+
+def save_tokenizer(tokenizer: Any, folder: str | Path) -> None:
+    """`save_pretrained`, recording a class name that transformers 4.x and 5.x both load.
+
+    transformers 5 saves its generic fast tokenizer as "TokenizersBackend", a name 4.x does not know
+    ("Tokenizer class TokenizersBackend does not exist"); "PreTrainedTokenizerFast" is that class in 4.x and
+    its alias in 5.x, and both read the same tokenizer.json.
+    """
+    tokenizer.save_pretrained(str(folder))
+    config_path = Path(folder) / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if config.get("tokenizer_class") == "TokenizersBackend":
+        config["tokenizer_class"] = "PreTrainedTokenizerFast"
+        config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _reuse(out_dir: str | Path, key: str) -> TrainedTokenizer | None:
@@ -155,7 +178,24 @@ def load_mlm_tokenizer(path: str | Path) -> Any:
     return check_mlm_tokenizer(load_tokenizer(path), path)
 
 
-def _check_arguments(corpus_files, kind, vocab_size, out_dir, min_frequency, model_max_length, overwrite) -> list[Path]:
+def _text_source(corpus_files, corpus_format, dataset, text_column, split, dataset_config) -> DocumentSource:
+    """Where the training text comes from: the files, or the dataset's text column (never token ids)."""
+    if dataset is None:
+        return corpus_source(corpus_files or [], corpus_format)
+    if corpus_files:
+        raise MlmkitError("give corpus files or a dataset to train the tokenizer on, not both")
+    source = document_source(dataset, text_column, split, dataset_config)
+    if source.pretokenized:
+        raise MlmkitError(f"the dataset has token ids but no text column {text_column!r}; a tokenizer trains on text: pass --text-column")
+    return source
+
+
+def _documents(source: DocumentSource) -> Iterator[str]:
+    for batch in source.batches(1000):
+        yield from batch
+
+
+def _check_arguments(kind, vocab_size, out_dir, min_frequency, model_max_length, overwrite) -> None:
     if kind not in KINDS:
         raise MlmkitError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(KINDS)}")
     specials = len(SPECIAL_TOKENS[kind])
@@ -166,17 +206,16 @@ def _check_arguments(corpus_files, kind, vocab_size, out_dir, min_frequency, mod
     if model_max_length < 2:
         raise MlmkitError(f"model max length must be at least 2 tokens, got {model_max_length}")
     check_output_folder(out_dir, overwrite)
-    return check_corpus_files(corpus_files)
 
 
-def _minimum_size(backend: Any, kind: str, files: list[Path], corpus_format: str) -> int:
+def _minimum_size(backend: Any, kind: str, source: DocumentSource) -> int:
     """Smallest vocab size the trainer honours: for wordpiece/bpe the size of the vocabulary it
     produced when asked for less (alphabet + specials); for unigram every character of the
     normalised corpus, "▁" included, plus the specials and one more piece."""
     if kind != "unigram":
         return backend.get_vocab_size()
     characters: set[str] = {"▁"}
-    for document in read_corpus(files, corpus_format):
+    for document in _documents(source):
         characters.update(backend.normalizer.normalize_str(document).replace(" ", "▁"))
     return len(characters) + len(SPECIAL_TOKENS[kind]) + 1
 

@@ -2,8 +2,8 @@
 
 With `compare_scratch`, the same architecture is also trained from a random initialisation with the
 same data, steps, learning rate and seed, so the gain from pretraining (MASS §4: pretraining helps most
-where fine-tuning data is scarce) is measured, not assumed. Scores are ROUGE-L and BLEU-4 from
-`mlmkit.eval.seq2seq_metrics`, computed offline on greedy (or beam) generations.
+where fine-tuning data is scarce) is measured, not assumed. Scores are ROUGE-L (rouge-score) and
+BLEU (sacreBLEU) from `mlmkit.eval.seq2seq_metrics`, on greedy (or beam) generations.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ Usage:
     model(**collator(features)).loss.backward()
     model.save_pretrained(folder)  # AutoModelForSequenceClassification.from_pretrained(folder) fine-tunes it
 or in a recipe: `model.late_mask: {late_layers: 2}` with `collator.options.output: late_mask`
-(recipes/3ml-roberta-base.yaml, recipes/3ml-tiny-cpu.yaml).
+(mlmkit/recipes/3ml-roberta-base.yaml, mlmkit/recipes/3ml-tiny-cpu.yaml).
 """
 
 from __future__ import annotations

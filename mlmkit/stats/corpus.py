@@ -104,25 +104,35 @@ def _file_chunks(tokenizer: Any, paths: list[Path], chunk_bytes: int, progress: 
 
 
 def _dataset_chunks(tokenizer: Any, dataset: Any, text_column: str, chunk_rows: int, num_proc: int | None, progress: Any) -> Iterator[TokenChunk]:
-    columns = dataset.column_names
+    columns = dataset.column_names or list(next(iter(dataset.take(1)), {}))
     if "input_ids" in columns:
         if "word_ids" not in columns:
             raise MlmkitError(
                 f"the dataset has input_ids but no word_ids column (columns: {columns}); prepare it with "
                 "`mlmkit data prepare`, which keeps word_ids, or pass a dataset with a text column"
             )
-        tokenized = dataset.select_columns(["input_ids", "word_ids"])
+        batches = dataset.select_columns(["input_ids", "word_ids"]).iter(batch_size=chunk_rows)
     elif text_column in columns:
-        def encode(batch: dict[str, list]) -> dict[str, list]:
-            ids, words = _encode(tokenizer, batch[text_column])
-            return {"input_ids": ids, "word_ids": [[-1 if w is None else w for w in row] for row in words]}
-
-        tokenized = dataset.map(encode, batched=True, batch_size=chunk_rows, num_proc=num_proc, remove_columns=columns, desc="tokenizing")
+        batches = _encoded_batches(tokenizer, dataset, text_column, chunk_rows, num_proc)
     else:
         raise MlmkitError(f"the dataset has no {text_column!r} column (columns: {columns}); pass text_column=NAME")
-    for batch in tokenized.iter(batch_size=chunk_rows):
+    for batch in batches:
         yield chunk_from_rows(batch["input_ids"], batch["word_ids"])
         progress.update(len(batch["input_ids"]))
+
+
+def _encoded_batches(tokenizer: Any, dataset: Any, text_column: str, chunk_rows: int, num_proc: int | None) -> Iterator[dict[str, list]]:
+    """Token and word ids of the text column: `Dataset.map` over `num_proc` processes, or batch by batch for a stream."""
+
+    def encode(batch: dict[str, list]) -> dict[str, list]:
+        ids, words = _encode(tokenizer, [text or "" for text in batch[text_column]])
+        return {"input_ids": ids, "word_ids": [[-1 if w is None else w for w in row] for row in words]}
+
+    if not hasattr(dataset, "__len__"):  # an IterableDataset
+        return (encode(batch) for batch in dataset.select_columns([text_column]).iter(batch_size=chunk_rows))
+    columns = dataset.column_names
+    tokenized = dataset.map(encode, batched=True, batch_size=chunk_rows, num_proc=num_proc, remove_columns=columns, desc="tokenizing")
+    return tokenized.iter(batch_size=chunk_rows)
 
 
 def check_corpus(corpus: Any) -> Any:
@@ -137,7 +147,7 @@ def corpus_fingerprint(corpus: Any) -> Any:
     corpus = check_corpus(corpus)
     if isinstance(corpus, list):
         return fingerprint_files(corpus)
-    return {"dataset_fingerprint": getattr(corpus, "_fingerprint", None), "rows": len(corpus)}
+    return {"dataset_fingerprint": getattr(corpus, "_fingerprint", None), "rows": len(corpus) if hasattr(corpus, "__len__") else None}
 
 
 def iter_chunks(
@@ -152,8 +162,8 @@ def iter_chunks(
 
     Args:
         tokenizer: a fast Hugging Face tokenizer (word ids are needed).
-        corpus: text file path(s) (one passage per line) or a `datasets.Dataset` with a text column, or
-            with `input_ids` and `word_ids` columns as `mlmkit data prepare` writes them.
+        corpus: text file path(s) (one passage per line) or a `datasets.Dataset` / `IterableDataset` with a
+            text column, or with `input_ids` and `word_ids` columns as `mlmkit data prepare` writes them.
         chunk_bytes: bytes of text per chunk (files); datasets use chunk_bytes // 512 rows per chunk.
         text_column: the dataset's text column.
         num_proc: processes for tokenising a dataset (`Dataset.map`).
@@ -169,5 +179,5 @@ def iter_chunks(
         with tqdm(total=total, unit="B", unit_scale=True, desc=desc) as progress:
             yield from _file_chunks(tokenizer, corpus, chunk_bytes, progress)
     else:
-        with tqdm(total=len(corpus), unit="rows", desc=desc) as progress:
+        with tqdm(total=len(corpus) if hasattr(corpus, "__len__") else None, unit="rows", desc=desc) as progress:
             yield from _dataset_chunks(tokenizer, corpus, text_column, max(chunk_bytes // 512, 16), num_proc, progress)

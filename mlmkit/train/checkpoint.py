@@ -91,8 +91,10 @@ def save_checkpoint(
 
 def write_model(model: torch.nn.Module, tokenizer: Any, folder: Path) -> None:
     """The HF folder: weights as safetensors, config and tokenizer; loads with AutoModel*.from_pretrained."""
+    from mlmkit.data.tokenizer import save_tokenizer
+
     model.save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
+    save_tokenizer(tokenizer, folder)
 
 
 def save_final(model: torch.nn.Module, tokenizer: Any, folder: str | Path) -> Path:

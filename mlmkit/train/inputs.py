@@ -21,7 +21,10 @@ def corpus_files(config: RunConfig) -> list[Path]:
 
 
 def resolve_tokenizer(config: RunConfig, output_dir: Path) -> Any:
-    """Load tokenizer.path, or train one once (kept in OUTPUT_DIR/tokenizer, reused on resume)."""
+    """Load tokenizer.path, or train one once (kept in OUTPUT_DIR/tokenizer, reused on resume).
+
+    It trains on tokenizer.corpus, else on the data's own text: data.dataset, data.corpus or the embedded corpus.
+    """
     from mlmkit.data.tokenizer import load_mlm_tokenizer, train_tokenizer
 
     if config.tokenizer.path:
@@ -29,10 +32,18 @@ def resolve_tokenizer(config: RunConfig, output_dir: Path) -> Any:
     folder = output_dir / "tokenizer"
     if (folder / "tokenizer.json").is_file():
         return load_mlm_tokenizer(folder)
-    section = config.tokenizer
-    files = list(section.corpus) or corpus_files(config)
-    train_tokenizer(files, section.kind, section.vocab_size, folder, lowercase=section.lowercase, overwrite=True)
+    section, data = config.tokenizer, config.data
+    options = {"lowercase": section.lowercase, "overwrite": True}
+    if section.corpus or not data.dataset:
+        train_tokenizer(list(section.corpus) or corpus_files(config), section.kind, section.vocab_size, folder, **options)
+    else:
+        train_tokenizer(None, section.kind, section.vocab_size, folder, **options, **_dataset_options(config))
     return load_mlm_tokenizer(folder)
+
+
+def _dataset_options(config: RunConfig) -> dict[str, Any]:
+    data = config.data
+    return {"dataset": data.dataset, "dataset_config": data.dataset_config, "split": data.split, "text_column": data.text_column}
 
 
 def resolve_datasets(config: RunConfig, tokenizer: Any, output_dir: Path) -> tuple[Any, Any]:
@@ -57,7 +68,9 @@ def resolve_datasets(config: RunConfig, tokenizer: Any, output_dir: Path) -> tup
             seq_len=data.seq_len,
             out_dir=data.cache_dir or output_dir / "data",
             corpus_files=None if data.dataset else corpus_files(config),
-            dataset=data.dataset,
+            **(_dataset_options(config) if data.dataset else {}),
+            num_proc=data.num_proc,
+            tokenize_batch_size=data.tokenize_batch_size,
             validation_fraction=data.eval_fraction,
             seed=config.train.seed,
             overwrite=True,

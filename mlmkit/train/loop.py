@@ -24,6 +24,7 @@ from mlmkit.train.metrics import MetricsLog, batch_tokens, realised_rate_counts
 from mlmkit.train.objectives import build_objective
 from mlmkit.train.optim import build_lr_scheduler, build_optimizer
 from mlmkit.train.setup import RunParts, build_parts
+from mlmkit.train.trackers import log_row, log_with, logging_dir, start_trackers, stop_trackers
 
 
 @dataclass
@@ -88,6 +89,8 @@ def pretrain(config: RunConfig, resume: bool | None = None, description: str = "
     accelerator = Accelerator(
         mixed_precision=config.train.mixed_precision,
         gradient_accumulation_steps=config.train.gradient_accumulation_steps,
+        log_with=log_with(config.train.report_to) or None,
+        project_dir=str(logging_dir(config.output_dir)),
     )
     cuda = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     # Dropout and weight init draw from the global RNG; fork it so the caller's state is left as it was.
@@ -110,7 +113,7 @@ def _train(config: RunConfig, accelerator: Any, resume: bool, description: str) 
     optimizer = build_optimizer(module, train.lr, train.weight_decay, tuple(train.betas), train.eps)
     warmup = train.warmup_steps if train.warmup_steps is not None else round(train.warmup_ratio * steps)
     # Not prepared: Accelerate would step a prepared scheduler num_processes times per step.
-    scheduler = build_lr_scheduler(optimizer, warmup, steps, train.decay)
+    scheduler = build_lr_scheduler(optimizer, warmup, steps, train.lr_scheduler_type, train.lr_scheduler_kwargs)
     module, optimizer, train_loader, eval_loader = accelerator.prepare(
         module, optimizer, parts.train_loader, parts.eval_loader
     )
@@ -124,11 +127,13 @@ def _train(config: RunConfig, accelerator: Any, resume: bool, description: str) 
         )
     position = _restore(accelerator, output_dir) if resume else Position()
     log = MetricsLog(output_dir, accelerator.is_main_process, truncate_after=position.step)
+    start_trackers(accelerator, config)
     loop = _Loop(config, accelerator, parts, module, optimizer, scheduler, train_loader, eval_loader, log, steps, description)
     try:
         loop.run(position)
     finally:
         log.close()
+        stop_trackers(accelerator)
     final, model = output_dir / "final", accelerator.unwrap_model(module).model
     if accelerator.is_main_process:
         checkpoint.save_final(model, parts.tokenizer, final)
@@ -171,7 +176,8 @@ class _Loop:
     def run(self, position: Position) -> None:
         from tqdm.auto import tqdm
 
-        self.parts.train_collator.set_total_batches(self.steps * self.train.gradient_accumulation_steps)
+        batches = self.steps * self.train.gradient_accumulation_steps * self.accelerator.num_processes
+        self.parts.train_collator.set_total_batches(batches)  # global batches: the collator counts over all processes
         bar = tqdm(total=self.steps, initial=position.step, disable=not self.accelerator.is_main_process, desc=self.description)
         self.window, self.clock = Window(), time.perf_counter() - position.seconds
         self.cpu_clock = time.process_time() - position.cpu_seconds
@@ -277,13 +283,13 @@ class _Loop:
             "seconds": position.seconds,
             "cpu_seconds": position.cpu_seconds,
         }
-        self.log.write(row)
+        self._record(row)
         self.window = Window()
         return row
 
     def _evaluate(self, position: Position) -> None:
         result = self._held_out_scores() if self.held_out is not None else self._own_masking_scores()
-        self.log.write({"step": position.step, "seconds": position.seconds, **result})
+        self._record({"step": position.step, "seconds": position.seconds, **result})
         self.last_eval = result
         if self.accelerator.is_main_process:
             logger.info(
@@ -303,6 +309,11 @@ class _Loop:
         from mlmkit.train.metrics import evaluate
 
         return evaluate(self.accelerator, self.module, self.eval_loader, self.parts.eval_collator, len(self.parts.tokenizer))
+
+    def _record(self, row: dict[str, Any]) -> None:
+        """A metrics row to metrics.jsonl and to the trackers of train.report_to."""
+        self.log.write(row)
+        log_row(self.accelerator, row)
 
     def _save(self, position: Position) -> None:
         state = {key: getattr(position, key) for key in Position.__dataclass_fields__}

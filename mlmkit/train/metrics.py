@@ -1,4 +1,4 @@
-"""What the loop measures and where it goes: metrics.jsonl, TensorBoard when installed, held-out evaluation."""
+"""What the loop measures and where it goes: metrics.jsonl (trackers: mlmkit.train.trackers), held-out evaluation."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from mlmkit.train.objectives import IGNORE_INDEX
 
 
 class MetricsLog:
-    """One JSON object per line in OUTPUT_DIR/metrics.jsonl (main process only), mirrored to TensorBoard.
+    """One JSON object per line in OUTPUT_DIR/metrics.jsonl (main process only).
 
     On resume, rows after the checkpoint's step (written by the interrupted run) are dropped, so the
     file shows one continuous curve.
@@ -21,34 +21,22 @@ class MetricsLog:
     def __init__(self, output_dir: Path, is_main: bool, truncate_after: int = 0) -> None:
         self.path = Path(output_dir) / "metrics.jsonl"
         self.handle = None
-        self.writer = None
         if not is_main:
             return
         kept = _rows_up_to(self.path, truncate_after) if truncate_after else []
         self.handle = open(self.path, "w", encoding="utf-8")
         for row in kept:
             self.handle.write(json.dumps(row) + "\n")
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:  # TensorBoard is optional
-            return
-        self.writer = SummaryWriter(log_dir=str(Path(output_dir) / "tensorboard"))
 
     def write(self, row: dict[str, Any]) -> None:
         if self.handle is None:
             return
         self.handle.write(json.dumps(row) + "\n")
         self.handle.flush()
-        if self.writer is not None:
-            for key, value in row.items():
-                if key != "step" and isinstance(value, (int, float)):
-                    self.writer.add_scalar(key, value, row["step"])
 
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
-        if self.writer is not None:
-            self.writer.close()
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 import torch
+
+from mlmkit.errors import MlmkitError, did_you_mean
 
 # Parameters whose name contains one of these get no weight decay (BERT's practice).
 NO_DECAY_MARKERS = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
@@ -30,25 +32,45 @@ def build_optimizer(
     return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps)
 
 
-def warmup_decay_factor(step: int, warmup_steps: int, total_steps: int, decay: str = "linear") -> float:
-    """Multiplier of the peak LR at `step`: linear warm-up, then linear or cosine decay to 0."""
-    if decay not in ("linear", "cosine", "constant"):
-        raise ValueError(f"decay={decay!r}, must be one of 'linear', 'cosine', 'constant'")
-    if warmup_steps > 0 and step < warmup_steps:
-        return (step + 1) / warmup_steps
-    if decay == "constant":
-        return 1.0
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    progress = min(max(progress, 0.0), 1.0)
-    if decay == "linear":
-        return 1.0 - progress
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
+# transformers' schedules that step on a metric (eval loss), not once per optimizer step as our loops do.
+_METRIC_SCHEDULES = ("reduce_lr_on_plateau", "greedy")
+
+
+def lr_scheduler_types() -> list[str]:
+    """Every `transformers.get_scheduler` name that steps once per optimizer step."""
+    from transformers import SchedulerType
+
+    return [kind.value for kind in SchedulerType if kind.value not in _METRIC_SCHEDULES]
+
+
+def check_lr_scheduler_type(name: str) -> None:
+    """Raise MlmkitError unless `name` is one of `lr_scheduler_types()`."""
+    valid = lr_scheduler_types()
+    if name not in valid:
+        raise MlmkitError(f"train.lr_scheduler_type={name!r} is not a transformers schedule{did_you_mean(name, valid)}; choose one of {', '.join(valid)}")
 
 
 def build_lr_scheduler(
-    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int, decay: str = "linear"
-) -> torch.optim.lr_scheduler.LambdaLR:
-    """A LambdaLR applying `warmup_decay_factor`; step it once per optimizer step."""
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: warmup_decay_factor(step, warmup_steps, total_steps, decay)
-    )
+    optimizer: torch.optim.Optimizer,
+    warmup_steps: int,
+    total_steps: int,
+    lr_scheduler_type: str = "linear",
+    lr_scheduler_kwargs: dict[str, Any] | None = None,
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """`transformers.get_scheduler` (as `TrainingArguments.lr_scheduler_type`); step it once per optimizer step.
+
+    Its state (the step count) is all a checkpoint needs: the schedule is rebuilt from the config on resume.
+
+    Raises:
+        MlmkitError: an unknown schedule name, or keyword arguments the schedule does not take.
+    """
+    from transformers import get_scheduler
+
+    check_lr_scheduler_type(lr_scheduler_type)
+    try:
+        return get_scheduler(
+            lr_scheduler_type, optimizer, num_warmup_steps=warmup_steps, num_training_steps=total_steps,
+            scheduler_specific_kwargs=dict(lr_scheduler_kwargs or {}),
+        )
+    except TypeError as error:
+        raise MlmkitError(f"train.lr_scheduler_kwargs={lr_scheduler_kwargs!r} do not fit schedule {lr_scheduler_type!r}: {error}") from error

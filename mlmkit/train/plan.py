@@ -21,13 +21,22 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     from mlmkit.models.factory import build_model_config, model_class, size_preset
     from mlmkit.train.inputs import corpus_files
     from mlmkit.train.loop import total_steps
+    from mlmkit.train.optim import check_lr_scheduler_type
+    from mlmkit.train.trackers import log_with
 
     tokenizer = _tokenizer_or_stand_in(config)
     if config.data.path:
         if not Path(config.data.path).is_dir():
             raise MlmkitError(f"data.path={config.data.path!r} is not a folder written by `mlmkit data prepare`")
+    elif config.data.dataset:
+        from mlmkit.data.sources import is_hub_name, open_dataset
+
+        if not is_hub_name(config.data.dataset):  # a Hub dataset is only fetched when the run starts
+            open_dataset(config.data.dataset, config.data.split, config.data.dataset_config)
     else:
         corpus_files(config)
+    check_lr_scheduler_type(config.train.lr_scheduler_type)
+    log_with(config.train.report_to)
     if config.collator.name not in MASKERS:
         raise MlmkitError(f"collator.name={config.collator.name!r}, must be one of {sorted(MASKERS)}")
     if hasattr(tokenizer, "mask_token_id"):

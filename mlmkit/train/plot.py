@@ -1,4 +1,4 @@
-"""Draw pretraining curves from metrics.jsonl files (matplotlib, Agg: no display needed)."""
+"""Draw pretraining curves from metrics.jsonl files (matplotlib, the `plot` extra; Agg: no display needed)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,9 @@ BASELINES = {"eval_accuracy": "eval_unigram_accuracy", "eval_whole_word_accuracy
 
 def plot_runs(run_dirs: list[str], out: str) -> Path:
     """One figure: rows = PANELS, columns = against step / against seconds, one line per run."""
-    import matplotlib
+    from mlmkit.plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     runs = {Path(folder).name or str(folder): _rows(Path(folder)) for folder in run_dirs}
     figure, axes = plt.subplots(len(PANELS), 2, figsize=(11, 3.2 * len(PANELS)), squeeze=False)

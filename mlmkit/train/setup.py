@@ -54,7 +54,7 @@ def build_parts(config: RunConfig, accelerator: Any) -> RunParts:
         tokenizer = resolve_tokenizer(config, output_dir)
         train_blocks, eval_blocks = resolve_datasets(config, tokenizer, output_dir)
     model = build_masked_lm(config, tokenizer)
-    train_collator, eval_collator = build_collators(config, tokenizer, accelerator.process_index)
+    train_collator, eval_collator = build_collators(config, tokenizer, accelerator.process_index, accelerator.num_processes)
     sampler = EpochSampler(len(train_blocks), config.train.seed)
     # An own generator: creating a DataLoader iterator otherwise draws from the global RNG, which would
     # shift dropout after a resume (the iterator is created after the RNG state is restored).
@@ -109,10 +109,11 @@ def _standard_masked_lm(config: RunConfig, tokenizer: Any) -> torch.nn.Module:
     return build_model(config.model.family, model_config, config.train.seed)
 
 
-def build_collators(config: RunConfig, tokenizer: Any, process_index: int) -> tuple[Any, Any]:
+def build_collators(config: RunConfig, tokenizer: Any, process_index: int = 0, num_processes: int = 1) -> tuple[Any, Any]:
     """The training collator and the evaluation one.
 
-    Each process masks its own batches, so its collator seed is offset by the process index. A masked LM
+    Every process masks its batches by their global index (`set_process`), so N processes mask exactly as
+    one process with N-fold gradient accumulation does. A masked LM
     (standard or late-mask) is evaluated with the one held-out measure (`mlmkit.eval.held_out`: fixed
     [MASK]-only masks, a function of each block), so its numbers compare across runs and strategies; an
     encoder-decoder (MASS) with its own collator at a fixed seed and no schedule.
@@ -123,9 +124,8 @@ def build_collators(config: RunConfig, tokenizer: Any, process_index: int) -> tu
     options = dict(config.collator.options)
     seed = options.pop("seed", config.train.seed)
     schedule = config.collator.schedule
-    train_collator = build_collator(
-        config.collator.name, tokenizer, seed=seed + 7919 * process_index, schedule=schedule, **options
-    )
+    train_collator = build_collator(config.collator.name, tokenizer, seed=seed, schedule=schedule, **options)
+    train_collator.set_process(process_index, num_processes)
     if train_collator.output in ("mlm", "late_mask"):
         return train_collator, HeldOutCollator(tokenizer, output=train_collator.output)
     return train_collator, build_collator(config.collator.name, tokenizer, seed=seed, **options)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
 from mlmkit.data.corpus import read_documents
 from mlmkit.data.packing import SpecialIds, StreamPacker, local_word_ids
-from mlmkit.data.pipeline import check_seq_len, prepare_dataset
+from mlmkit.data.pipeline import SystematicSample, check_seq_len, prepare_dataset
 from mlmkit.data.tokenizer import KINDS, load_mlm_tokenizer
 from mlmkit.errors import MlmkitError
 
@@ -85,7 +87,7 @@ def test_validation_split_by_document_and_cache(trained_tokenizers, small_corpus
     n_documents = len(list(read_documents(small_corpus)))
     stats = first.stats
     assert stats["train"]["documents"] + stats["validation"]["documents"] == n_documents
-    assert stats["validation"]["documents"] == round(0.2 * n_documents)
+    assert stats["validation"]["documents"] in (math.floor(0.2 * n_documents), math.ceil(0.2 * n_documents))
     ids, _ = document_tokens(tokenizer, list(read_documents(small_corpus)))
     assert stats["train"]["corpus_tokens"] + stats["validation"]["corpus_tokens"] == sum(map(len, ids))
     second = prepare_dataset(tokenizer, **options)
@@ -96,6 +98,20 @@ def test_validation_split_by_document_and_cache(trained_tokenizers, small_corpus
     third = prepare_dataset(tokenizer, **{**options, "seq_len": 32}, overwrite=True)
     assert not third.reused and len(third.dataset["train"][0]["input_ids"]) == 32
     assert [path.name for path in tmp_path.iterdir()] == ["data"]  # no temporary folders left
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.2, 1 / 3])
+def test_systematic_sample_holds_out_an_exact_share_whatever_the_batches(fraction):
+    whole = SystematicSample(fraction, seed=5).take(1000)
+    sampler = SystematicSample(fraction, seed=5)
+    in_batches = np.concatenate([sampler.take(size) for size in (1, 7, 300, 2, 690)])
+    assert np.array_equal(whole, in_batches)
+    for n in range(1, 1001):  # every prefix holds out floor or ceil of fraction x n
+        assert math.floor(fraction * n) <= whole[:n].sum() <= math.ceil(fraction * n)
+    gaps = np.diff(np.flatnonzero(whole))
+    assert set(gaps) <= {math.floor(1 / fraction), math.ceil(1 / fraction)}  # evenly spread
+    others = [SystematicSample(fraction, seed=seed).take(1000) for seed in range(6)]
+    assert len({chosen.tobytes() for chosen in others}) > 1  # the seed moves the sample
 
 
 def test_changed_corpus_content_is_not_reused(trained_tokenizers, tmp_path):

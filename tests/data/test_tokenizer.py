@@ -139,3 +139,22 @@ def test_tokenizer_without_mask_token_is_rejected(trained_tokenizers, tmp_path):
         load_mlm_tokenizer(folder)
     with pytest.raises(MlmkitError, match="does not exist"):
         load_mlm_tokenizer(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_saved_tokenizers_name_a_class_transformers_4_also_has(kind, trained_tokenizers, tmp_path):
+    """transformers 4.x cannot load "TokenizersBackend" (5.x's name); "PreTrainedTokenizerFast" loads in both
+    (.ci/tokenizer_transformers4.py loads these folders in a transformers 4.x venv)."""
+    from transformers import PreTrainedTokenizerFast
+
+    from mlmkit.data.tokenizer import save_tokenizer
+
+    folder = trained_tokenizers[kind]
+    assert json.loads((folder / "tokenizer_config.json").read_text())["tokenizer_class"] == "PreTrainedTokenizerFast"
+    generic = PreTrainedTokenizerFast.from_pretrained(str(folder))
+    auto = load_mlm_tokenizer(folder)
+    text = "Unaffable people don't smile; they <mask> [MASK] grimace!"
+    assert generic(text).input_ids == auto(text).input_ids and generic(text).word_ids() == auto(text).word_ids()
+    assert generic.mask_token == auto.mask_token and generic.pad_token_id == auto.pad_token_id
+    save_tokenizer(auto, tmp_path / "again")  # a reloaded tokenizer, as checkpoints save it
+    assert json.loads((tmp_path / "again" / "tokenizer_config.json").read_text())["tokenizer_class"] == "PreTrainedTokenizerFast"

@@ -1,66 +1,37 @@
-"""Golden values for the offline ROUGE-L and BLEU used by `mlmkit seq2seq` (hand-computed fixtures)."""
+"""ROUGE-L and BLEU of `mlmkit seq2seq` come from rouge-score and sacrebleu: golden values computed by hand."""
 
 from __future__ import annotations
 
 import math
+import sys
 
 import pytest
 
-from mlmkit.eval.seq2seq_metrics import corpus_bleu, generation_scores, lcs_length, metric_tokens, rouge_l
+from mlmkit.errors import MlmkitError
+from mlmkit.eval.seq2seq_metrics import generation_scores
 
 
-def test_metric_tokens_split_punctuation_and_lowercase():
-    assert metric_tokens("The end. Don't, stop!") == ["the", "end", ".", "don't", ",", "stop", "!"]
-    assert metric_tokens("end .") == metric_tokens("end.")
+def test_identical_text_scores_100_and_rouge_ignores_case_and_punctuation():
+    assert generation_scores(["The cat sat on the mat."], ["The cat sat on the mat."]) == {"rouge_l": 100.0, "bleu": pytest.approx(100.0)}
+    assert generation_scores(["the cat sat on the mat"], ["The cat sat on the mat ."])["rouge_l"] == pytest.approx(100.0)
 
 
-@pytest.mark.parametrize(
-    ("first", "second", "expected"),
-    [("abcbdab", "bdcaba", 4), ("abc", "abc", 3), ("abc", "", 0), ("abc", "xyz", 0), ("ab", "ba", 1)],
-)
-def test_lcs_length_golden(first, second, expected):
-    assert lcs_length(list(first), list(second)) == expected
-    assert lcs_length(list(second), list(first)) == expected
+def test_rouge_l_is_the_mean_sentence_lcs_f_measure():
+    # LCS("a b c d", "a c e") = "a c": P = 2/4, R = 2/3, F = 4/7; second pair identical: F = 1.
+    scores = generation_scores(["a b c d", "x y"], ["a c e", "x y"])
+    assert scores["rouge_l"] == pytest.approx(100 * (4 / 7 + 1) / 2)
 
 
-def test_rouge_l_golden():
-    # LCS("a b c d", "a c e") = "a c": P = 2/4, R = 2/3, F = 2PR/(P+R) = 4/7.
-    assert rouge_l("a b c d".split(), "a c e".split()) == pytest.approx(4 / 7)
-    # LCS = "the cat on the mat" (5 of 6 on both sides): F = 5/6.
-    assert rouge_l("the cat sat on the mat".split(), "the cat is on the mat".split()) == pytest.approx(5 / 6)
-    assert rouge_l([], ["a"]) == 0.0
-    assert rouge_l(["a"], []) == 0.0
-    assert rouge_l(["a", "b"], ["a", "b"]) == 1.0
+def test_bleu_is_corpus_level_with_brevity_penalty():
+    # "a b c d e" vs "a b c d f g": p1..p4 = 4/5, 3/4, 2/3, 1/2 (all > 0, so smoothing plays no part);
+    # c = 5 < r = 6 -> BP = exp(1 - 6/5).
+    expected = 100 * math.exp(1 - 6 / 5) * (4 / 5 * 3 / 4 * 2 / 3 * 1 / 2) ** 0.25
+    assert generation_scores(["a b c d e"], ["a b c d f g"])["bleu"] == pytest.approx(expected)
 
 
-def test_corpus_bleu_golden_sums_counts_over_the_corpus():
-    predictions = [list("abcde"), list("xy")]
-    references = [list("abcdfg"), list("xy")]
-    # Clipped/total n-gram counts summed over both sentences: p1 = 6/7, p2 = 4/5, p3 = 2/3, p4 = 1/2
-    # ("x y" has no 3- or 4-grams, so it adds nothing there); c = 7 < r = 8 -> BP = exp(1 - 8/7).
-    expected = math.exp(1 - 8 / 7) * (6 / 7 * 4 / 5 * 2 / 3 * 1 / 2) ** 0.25
-    assert corpus_bleu(predictions, references) == pytest.approx(expected)
-
-
-def test_corpus_bleu_brevity_penalty_only_when_shorter():
-    reference = list("abcdefgh")
-    assert corpus_bleu([reference], [reference]) == pytest.approx(1.0)
-    longer = reference + ["z"]
-    # No penalty when longer: p_n = (9-n)/(10-n) for n = 1..4 (the extra token matches nothing).
-    expected = (8 / 9 * 7 / 8 * 6 / 7 * 5 / 6) ** 0.25
-    assert corpus_bleu([longer], [reference]) == pytest.approx(expected)
-
-
-def test_corpus_bleu_clips_repeated_ngrams_and_is_zero_without_4gram_match():
-    # "the the the the" vs "the cat": unigram clipped to 1 of 4, no bigram matches -> 0 (no smoothing).
-    assert corpus_bleu([["the"] * 4], [["the", "cat"]]) == 0.0
-
-
-def test_corpus_bleu_rejects_mismatched_lengths():
+def test_mismatched_lengths_and_missing_packages_fail_clearly(monkeypatch):
     with pytest.raises(ValueError, match="one reference per prediction"):
-        corpus_bleu([["a"]], [])
-
-
-def test_generation_scores_on_strings():
-    scores = generation_scores(["The cat sat on the mat."], ["the cat sat on the mat ."])
-    assert scores == {"rouge_l": pytest.approx(100.0), "bleu": pytest.approx(100.0)}
+        generation_scores(["a"], [])
+    monkeypatch.setitem(sys.modules, "sacrebleu", None)
+    with pytest.raises(MlmkitError, match=r"sacrebleu is missing\): pip install 'mlmkit\[seq2seq\]'"):
+        generation_scores(["a"], ["a"])

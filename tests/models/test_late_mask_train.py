@@ -12,10 +12,11 @@ import yaml
 from mlmkit.config import load_recipe
 from mlmkit.errors import MlmkitError
 from mlmkit.models.late_mask import LateMaskForMaskedLM
+from mlmkit.recipes import recipes_folder
 from mlmkit.train import pretrain
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+RECIPES = recipes_folder()
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,11 @@ import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 from mlmkit.config import load_recipe
+from mlmkit.recipes import recipe_path
 from mlmkit.train.loop import pretrain
 from mlmkit.train.metrics import read_metrics
 
-RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "mass-tiny.yaml"
+RECIPE = recipe_path("mass-tiny")
 
 
 def test_mass_tiny_loss_falls_and_checkpoint_generates(tmp_path):

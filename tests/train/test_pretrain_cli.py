@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from mlmkit.cli import main
+from mlmkit.recipes import recipes_folder
 
-RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes"
+RECIPE_DIR = recipes_folder()
 RECIPES = sorted(RECIPE_DIR.glob("*.yaml"))
 
 

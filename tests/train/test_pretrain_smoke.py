@@ -46,7 +46,7 @@ def test_metrics_rows_have_the_documented_fields(write_recipe, tmp_path: Path) -
         # mlm_probability 0.15 with a per-row budget round(0.15 * 30 maskable) = 4 or 5 of 30.
         assert 0.10 < row["masking_rate"] < 0.20
     assert train_rows[-1]["tokens_seen"] == 4 * 8 * 32
-    assert train_rows[0]["lr"] == 0.5e-3 and train_rows[1]["lr"] == 1e-3  # warm-up over 2 steps
+    assert [row["lr"] for row in train_rows] == [0.0, 0.5e-3, 1e-3, 0.5e-3]  # transformers linear: 2 warm-up steps from 0
     (final,) = eval_rows
     assert final["step"] == 4 and 0.0 <= final["eval_accuracy"] <= 1.0 and final["eval_tokens"] > 0
     assert (out / "config.yaml").is_file() and (out / "final" / "config.json").is_file()
