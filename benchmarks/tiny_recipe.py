@@ -30,7 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
-RECIPE = REPO / "recipes" / "tiny-cpu.yaml"
+RECIPE = REPO / "mlmkit" / "recipes" / "tiny-cpu.yaml"
 WIKITEXT_TEST = REPO.parent / "shared" / "data" / "corpus" / "wikitext-2-raw" / "wiki.test.raw"
 
 # HF's BertForMaskedLM (post-LN) at the tiny recipe's shape: the same width, depth, heads and lr.
