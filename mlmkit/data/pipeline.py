@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 
 from mlmkit.data.corpus import check_corpus_files, file_sha256, read_corpus
-from mlmkit.data.output_folder import atomic_folder
+from mlmkit.data.output_folder import atomic_folder, check_output_folder
 from mlmkit.data.packing import COLUMNS, SpecialIds, StreamPacker, iterate_rows, split_documents
 from mlmkit.data.tokenizer import check_mlm_tokenizer
-from mlmkit.errors import MlmkitError
+from mlmkit.errors import MlmkitError, did_you_mean
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ def prepare_dataset(
         raise MlmkitError(f"validation fraction must be in [0, 1), got {validation_fraction}; 0.01 to 0.05 is typical")
     if num_proc < 1:
         raise MlmkitError(f"num_proc must be at least 1, got {num_proc}")
+    check_output_folder(out_dir, overwrite=True)  # writable; whether it may be replaced is decided below
     source, source_key = _open_source(corpus_files, dataset, corpus_format, text_column, split)
     options = {"seq_len": seq_len, "packed": packed, "validation_fraction": validation_fraction, "seed": seed}
     key = _cache_key(source_key, tokenizer, options)
@@ -154,6 +155,24 @@ def _open_source(corpus_files, dataset, corpus_format, text_column, split) -> tu
     )
 
 
+def check_dataset_name(name: str) -> None:
+    """Raise MlmkitError at once, without a Hub request, for a dataset name that can only be a
+    missing local path: one that looks like a path (./x, /x, ~/x, a/b/c, x/, x.json) or is a typo of
+    a folder beside it (`dataa` next to `data/`)."""
+    path = Path(name).expanduser()
+    looks_like_path = (
+        name.startswith((".", "/", "~", "\\")) or name.endswith(("/", "\\")) or name.count("/") > 1 or bool(path.suffix)
+    )
+    folder = path.absolute().parent
+    neighbours = [entry.name for entry in folder.iterdir() if entry.is_dir()] if folder.is_dir() else []
+    hint = did_you_mean(path.name, neighbours, cutoff=0.8)
+    if looks_like_path or hint:
+        raise MlmkitError(
+            f"dataset {name!r} does not exist{hint or ''}; pass a folder written by `mlmkit data prepare` "
+            "or Dataset.save_to_disk (a Hub dataset is named like 'user/name')"
+        )
+
+
 def load_text_dataset(dataset: Any, split: str) -> Any:
     import datasets
 
@@ -165,6 +184,7 @@ def load_text_dataset(dataset: Any, split: str) -> Any:
             except FileNotFoundError as error:
                 raise MlmkitError(f"{str(folder)!r} is not a folder written by save_to_disk: {error}") from error
         else:
+            check_dataset_name(str(dataset))
             dataset = datasets.load_dataset(str(dataset))  # a hub name: needs network unless cached
     if isinstance(dataset, datasets.DatasetDict):
         if split not in dataset:

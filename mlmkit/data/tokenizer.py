@@ -126,6 +126,19 @@ def _reuse(out_dir: str | Path, key: str) -> TrainedTokenizer | None:
     return TrainedTokenizer(AutoTokenizer.from_pretrained(str(out_dir), local_files_only=True), Path(out_dir), reused=True)
 
 
+def tokenizer_vocab_hash(tokenizer: Any) -> str:
+    """A stable sha256 of the tokenizer's vocabulary (token → id pairs, sorted by id).
+
+    Two tokenizers with the same hash map every string piece to the same id, which is all the statistics
+    depend on; the hash ignores the file layout a tokenizer was saved in.
+    """
+    vocab = tokenizer.get_vocab()
+    digest = hashlib.sha256()
+    for token, index in sorted(vocab.items(), key=lambda item: item[1]):
+        digest.update(f"{index}\t{token}\n".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
 def check_mlm_tokenizer(tokenizer: Any, source: str | Path = "the tokenizer") -> Any:
     """Return `tokenizer` if masked-LM data preparation can use it, else raise MlmkitError.
 

@@ -18,23 +18,11 @@ from typing import Any
 
 import torch
 
+from mlmkit.data.tokenizer import tokenizer_vocab_hash
 from mlmkit.errors import MlmkitError
 
 FORMAT_VERSION = 1
 HEADER_KEY = "mlmkit"
-
-
-def tokenizer_vocab_hash(tokenizer: Any) -> str:
-    """A stable sha256 of the tokenizer's vocabulary (token → id pairs, sorted by id).
-
-    Two tokenizers with the same hash map every string piece to the same id, which is all the statistics
-    depend on; the hash ignores the file layout a tokenizer was saved in.
-    """
-    vocab = tokenizer.get_vocab()
-    digest = hashlib.sha256()
-    for token, index in sorted(vocab.items(), key=lambda item: item[1]):
-        digest.update(f"{index}\t{token}\n".encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
 
 
 def fingerprint_files(paths: list[Path]) -> list[dict[str, Any]]:

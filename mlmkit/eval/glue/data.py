@@ -26,6 +26,7 @@ from typing import Iterator
 
 from mlmkit.errors import MlmkitError
 from mlmkit.eval.glue.tasks import TaskSpec
+from mlmkit.text_files import check_utf8
 
 TRAIN_FILES = ("train.tsv", "train.sample.tsv")
 
@@ -48,6 +49,7 @@ def iter_tsv_rows(path: Path, header: tuple[str, ...] = (), skip_malformed: bool
             instead of raising `MlmkitError`.
     """
     skipped = 0
+    check_utf8(path, "GLUE file")
     with open(path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         columns = list(header) or next(reader, None)

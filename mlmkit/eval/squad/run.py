@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from mlmkit.data.output_folder import check_writable_folder
 from mlmkit.errors import MlmkitError
 from mlmkit.eval.squad.baseline import first_sentence_predictions
 from mlmkit.eval.squad.data import VERSIONS, SquadExample, read_squad, split_by_article
@@ -153,6 +154,7 @@ def run_squad(config: SquadConfig) -> dict[str, float]:
     """Fine-tune, predict and score; write OUT/predictions.json, OUT/results.json, OUT/null_odds.json
     (v2.0) and OUT/baseline.json; return the results."""
     check_model_folder(config.model)  # fail before the slow steps
+    check_writable_folder(config.out)
     train, dev, bad_ids = load_splits(config)
     _report_bad_ids(bad_ids, train)
     if not dev:
