@@ -30,7 +30,7 @@ import numpy as np
 from mlmkit.data.corpus import check_corpus_files, file_sha256, read_corpus
 from mlmkit.data.output_folder import atomic_folder, check_output_folder
 from mlmkit.data.packing import COLUMNS, SpecialIds, StreamPacker, iterate_rows, split_documents
-from mlmkit.data.tokenizer import check_mlm_tokenizer
+from mlmkit.data.tokenizer import check_mlm_tokenizer, tokenizer_vocab_hash
 from mlmkit.errors import MlmkitError, did_you_mean
 
 logger = logging.getLogger(__name__)
@@ -112,8 +112,9 @@ def prepare_dataset(
         result, stats = _build(source, tokenizer, temporary / ".work", options, text_column, num_proc)
         result.save_to_disk(str(temporary))
         shutil.rmtree(temporary / ".work", ignore_errors=True)
-        (temporary / CACHE_FILE).write_text(json.dumps({"cache_key": key, "options": options, "stats": stats}, indent=2))
-    return PreparedData(_load(out_dir), Path(out_dir), stats, reused=False)
+        record = {"cache_key": key, "options": options, "stats": stats, "tokenizer_vocab_hash": tokenizer_vocab_hash(tokenizer)}
+        (temporary / CACHE_FILE).write_text(json.dumps(record, indent=2))
+    return PreparedData(_load_saved(Path(out_dir)), Path(out_dir), stats, reused=False)
 
 
 def check_seq_len(tokenizer: Any, seq_len: int, max_position_embeddings: int | None = None) -> None:
@@ -179,10 +180,7 @@ def load_text_dataset(dataset: Any, split: str) -> Any:
     if isinstance(dataset, (str, Path)):
         folder = Path(dataset)
         if folder.is_dir():
-            try:
-                dataset = datasets.load_from_disk(str(folder))
-            except FileNotFoundError as error:
-                raise MlmkitError(f"{str(folder)!r} is not a folder written by save_to_disk: {error}") from error
+            dataset = _load_saved(folder)
         else:
             check_dataset_name(str(dataset))
             dataset = datasets.load_dataset(str(dataset))  # a hub name: needs network unless cached
@@ -191,6 +189,65 @@ def load_text_dataset(dataset: Any, split: str) -> Any:
             raise MlmkitError(f"the dataset has no split {split!r} (splits: {', '.join(dataset)}); pass --split")
         dataset = dataset[split]
     return dataset
+
+
+def _load_saved(folder: Path) -> Any:
+    import datasets
+
+    try:
+        return datasets.load_from_disk(str(folder))
+    except FileNotFoundError:
+        raise MlmkitError(
+            f"{str(folder)!r} is not a folder written by `mlmkit data prepare` or Dataset.save_to_disk "
+            "(it has no dataset_info.json / dataset_dict.json)"
+        ) from None
+
+
+def load_prepared(path: str | Path, tokenizer: Any, seq_len: int | None = None) -> Any:
+    """Load blocks prepared by `prepare_dataset`, checking they belong to `tokenizer` (and `seq_len`).
+
+    Blocks record their tokenizer's vocabulary hash; blocks saved elsewhere are checked for ids the
+    tokenizer does not have (they would index past the model's embedding).
+
+    Raises:
+        MlmkitError: not a prepared folder, another tokenizer, another block length.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise MlmkitError(f"{str(folder)!r} does not exist; prepare blocks with `mlmkit data prepare --out {folder}`")
+    blocks = _load_saved(folder)
+    try:
+        record = json.loads((folder / CACHE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}
+    saved_hash = record.get("tokenizer_vocab_hash")
+    if saved_hash is not None and saved_hash != tokenizer_vocab_hash(tokenizer):
+        raise MlmkitError(
+            f"{str(folder)!r} was prepared with another tokenizer (vocabulary hash {saved_hash[:12]}…) than the one "
+            f"given ({tokenizer_vocab_hash(tokenizer)[:12]}…, {len(tokenizer)} ids); use the tokenizer it was "
+            "prepared with, or prepare the data again with this one"
+        )
+    splits = list(blocks.values()) if hasattr(blocks, "keys") else [blocks]
+    largest = max(largest_id(split) for split in splits)
+    if largest >= len(tokenizer):
+        raise MlmkitError(
+            f"{str(folder)!r} holds token id {largest} but the tokenizer has {len(tokenizer)} ids; "
+            "use the tokenizer the blocks were prepared with, or prepare them again with this one"
+        )
+    prepared_len = record.get("options", {}).get("seq_len")
+    if seq_len is not None and prepared_len is not None and prepared_len != seq_len:
+        raise MlmkitError(f"{str(folder)!r} holds blocks of {prepared_len} tokens, not {seq_len}; set data.seq_len={prepared_len}")
+    return blocks
+
+
+def largest_id(dataset: Any) -> int:
+    """The largest token id in a dataset's `input_ids` column (-1 when empty), without a Python loop."""
+    import pyarrow.compute as compute
+
+    if len(dataset) == 0:
+        return -1
+    largest = compute.max(compute.list_flatten(dataset.data.column("input_ids"))).as_py()
+    return -1 if largest is None else int(largest)
 
 
 def _build(source, tokenizer, work: Path, options, text_column, num_proc) -> tuple[Any, dict[str, Any]]:
@@ -267,9 +324,7 @@ def _start_table(tokenizer: Any, documents: Any) -> Any:
     """The vocabulary's word-start table, after checking that the dataset's ids fit the tokenizer."""
     from mlmkit.masking.units import word_start_table
 
-    import pyarrow.compute as compute
-
-    largest = compute.max(compute.list_flatten(documents.data.column("input_ids"))).as_py()
+    largest = largest_id(documents)
     if largest >= len(tokenizer):
         raise MlmkitError(
             f"the dataset's input_ids go up to {largest} but the tokenizer has {len(tokenizer)} tokens; "
@@ -352,13 +407,7 @@ def _cached(out_dir: str | Path, key: str) -> PreparedData | None:
     if record.get("cache_key") != key:
         return None
     logger.info("reusing %s: it was prepared from the same inputs and options", out_dir)
-    return PreparedData(_load(out_dir), Path(out_dir), record["stats"], reused=True)
-
-
-def _load(out_dir: str | Path) -> Any:
-    import datasets
-
-    return datasets.load_from_disk(str(out_dir))
+    return PreparedData(_load_saved(Path(out_dir)), Path(out_dir), record["stats"], reused=True)
 
 
 def _cache_key(source_key: dict[str, Any], tokenizer: Any, options: dict[str, Any]) -> str:

@@ -22,10 +22,20 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     from mlmkit.train.inputs import corpus_files
     from mlmkit.train.loop import total_steps
 
+    from mlmkit.data.output_folder import check_writable_folder
+
+    check_writable_folder(config.output_dir)
     tokenizer = _tokenizer_or_stand_in(config)
     if config.data.path:
         if not Path(config.data.path).is_dir():
             raise MlmkitError(f"data.path={config.data.path!r} is not a folder written by `mlmkit data prepare`")
+        if not isinstance(tokenizer, _VocabularyStandIn):
+            from mlmkit.data.pipeline import load_prepared
+
+            try:
+                load_prepared(config.data.path, tokenizer, config.data.seq_len)
+            except MlmkitError as error:
+                raise MlmkitError(f"data.path: {error}") from None
     else:
         corpus_files(config)
     if config.collator.name not in MASKERS:
