@@ -309,7 +309,7 @@ def check_collator_options(name: str, options: dict[str, Any], key_prefix: str =
         if key not in types:
             valid = sorted(types)
             raise MlmkitError(
-                f"unknown option {key_prefix}{key!r} for masking strategy {name!r}; valid options: {valid}"
+                f"unknown option {key_prefix + key!r} for masking strategy {name!r}; valid options: {valid}"
                 f"{did_you_mean(key, valid, cutoff=0.0)}"
             )
         if not matches_type(types[key], value):
