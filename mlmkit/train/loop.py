@@ -165,6 +165,18 @@ class _Loop:
         bar = tqdm(total=self.steps, initial=position.step, disable=not self.accelerator.is_main_process, desc=self.description)
         self.window, self.clock = Window(), time.perf_counter() - position.seconds
         self.cpu_clock = time.process_time() - position.cpu_seconds
+        try:
+            self._steps(position, bar)
+        finally:
+            bar.close()  # before an error is printed, so the error is the last line
+        if self.window.micro_batches:
+            self._log_train(position)
+        if position.step % self.train.eval_every:
+            self._evaluate(position)
+        if position.step % self.train.save_every:
+            self._save(position)
+
+    def _steps(self, position: Position, bar: Any) -> None:
         while not self._done(position):
             # Through Accelerate's loader: its __iter__ re-applies its own epoch to the sampler.
             self.train_loader.set_epoch(position.epoch)
@@ -182,13 +194,6 @@ class _Loop:
                         break
             else:
                 position.epoch, position.batch_in_epoch = position.epoch + 1, 0
-        bar.close()
-        if self.window.micro_batches:
-            self._log_train(position)
-        if position.step % self.train.eval_every:
-            self._evaluate(position)
-        if position.step % self.train.save_every:
-            self._save(position)
 
     def _done(self, position: Position) -> bool:
         budget = self.train.max_tokens
