@@ -146,7 +146,6 @@ CLI_CASES = [
     ("max-steps-negative", lambda f, t: ["pretrain", str(_recipe(f, t)), "train.max_steps=-5"], r"train\.max_steps=-5 is out of range"),
     ("max-tokens-zero", lambda f, t: ["pretrain", str(_recipe(f, t)), "train.max_tokens=0"], r"train\.max_tokens=0 is out of range"),
     ("eval-fraction-above-one", lambda f, t: ["pretrain", str(_recipe(f, t)), "data.eval_fraction=1.5"], r"data\.eval_fraction=1\.5 is out of range; it must be in \(0, 1\)"),
-    ("warmup-ratio-negative", lambda f, t: ["pretrain", str(_recipe(f, t)), "train.warmup_ratio=-2"], r"train\.warmup_ratio=-2\.0 is out of range; it must be in \[0, 1\]"),
     ("beta-above-one", lambda f, t: ["pretrain", str(_recipe(f, t)), "train.betas=[0.9, 1.5]"], r"train\.betas\[1\]=1\.5 is out of range"),
     ("eps-zero", lambda f, t: ["pretrain", str(_recipe(f, t)), "train.eps=0"], r"train\.eps=0\.0 is out of range"),
     ("accumulation-zero", lambda f, t: ["pretrain", str(_recipe(f, t)), "train.gradient_accumulation_steps=0"], r"train\.gradient_accumulation_steps=0"),
@@ -156,7 +155,6 @@ CLI_CASES = [
     ("seed-negative", lambda f, t: ["pretrain", str(_recipe(f, t)), "train.seed=-1"], r"train\.seed=-1"),
     ("vocab-size-tiny", lambda f, t: ["pretrain", str(_recipe(f, t)), "tokenizer.vocab_size=3"], r"tokenizer\.vocab_size=3 is out of range"),
     ("seq-len-two", lambda f, t: ["pretrain", str(_recipe(f, t)), "data.seq_len=2"], r"data\.seq_len=2 is out of range"),
-    ("mlm-probability-quoted", lambda f, t: ["pretrain", str(_recipe(f, t)), "collator.options.mlm_probability='0.15'"], r"option collator\.options\.mlm_probability='0\.15' .*wrong type; expected a number"),
     ("span-option-wrong-type", lambda f, t: ["pretrain", str(_recipe(f, t)), "collator.name=span", "collator.options.max_span_length=long"], r"collator\.options\.max_span_length='long' .*expected an integer"),
     ("unknown-collator-option", lambda f, t: ["pretrain", str(_recipe(f, t)), "collator.options.mlm_probabilty=0.2"], r"unknown option 'collator\.options\.mlm_probabilty'.*did you mean 'mlm_probability'"),
     ("unknown-collator", lambda f, t: ["pretrain", str(_recipe(f, t)), "collator.name=spam"], r"collator\.name='spam': unknown masking strategy 'spam'"),
@@ -164,7 +162,6 @@ CLI_CASES = [
     ("bool-field-word", lambda f, t: ["pretrain", str(_recipe(f, t)), "train.sparse_head=maybe", "--dry-run"], r"train\.sparse_head='maybe' has the wrong type"),
     # prepared data, tokenizer and model that do not belong together
     ("data-path-not-prepared", lambda f, t: ["pretrain", str(_recipe(f, t, data={"path": f"{f['root']}/not-a-dataset"}))], r"data\.path: '.*not-a-dataset' is not a folder written by `mlmkit data prepare`"),
-    ("data-path-other-tokenizer", lambda f, t: ["pretrain", str(_recipe(f, t, tokenizer={"path": str(f["bpe"])}))], r"data\.path: .*was prepared with another tokenizer"),
     ("data-path-ids-beyond-tokenizer", lambda f, t: ["pretrain", str(_recipe(f, t, data={"path": str(f["unrecorded"])}))], r"data\.path: .*holds token id \d+ but the tokenizer has"),
     ("data-path-other-seq-len", lambda f, t: ["pretrain", str(_recipe(f, t, data={"seq_len": 64}))], r"data\.path: .*holds blocks of 32 tokens, not 64; set data\.seq_len=32"),
     ("dry-run-other-tokenizer", lambda f, t: ["pretrain", str(_recipe(f, t, tokenizer={"path": str(f["bpe"])})), "--dry-run"], r"data\.path: .*was prepared with another tokenizer"),
@@ -174,19 +171,35 @@ CLI_CASES = [
     # evaluation data checked before fine-tuning
     ("squad-all-offsets-wrong", lambda f, t: ["squad", "--model", str(f["qa"]), "--version", "1.1", "--train", f"{f['root']}/squad-offsets.json", "--dev", f"{f['root']}/squad-offsets.json", "--out", f"{t}/q", "--max-length", "128", "--doc-stride", "32"], r"squad-offsets\.json: none of the \d+ training question\(s\) has an answer_start"),
     ("squad-v11-dev-without-answers", lambda f, t: ["squad", "--model", str(f["qa"]), "--version", "1.1", "--train", f"{f['root']}/squad-offsets.json", "--dev", f"{f['root']}/squad-noanswer.json", "--out", f"{t}/q"], r"squad-noanswer\.json: question \w+ \(article .*\) has no answers"),
-    ("squad-v11-train-without-answers", lambda f, t: ["squad", "--model", str(f["qa"]), "--version", "1.1", "--train", f"{f['root']}/squad-noanswer.json", "--split-by-article", "0.5", "--out", f"{t}/q"], r"squad-noanswer\.json: question \w+ .*has no answers"),
-    ("glue-stsb-score-42", lambda f, t: ["glue", "--model", str(f["minilm"]), "--task", "stsb", "--data-dir", f"{f['glue']}/STS-B-42", "--out", f"{t}/g"], r"STS-B/train\.tsv, line 8: score '42' is not a number from 0 to 5"),
-    ("glue-stsb-score-nan", lambda f, t: ["glue", "--model", str(f["minilm"]), "--task", "stsb", "--data-dir", f"{f['glue']}/STS-B-nan", "--out", f"{t}/g"], r"STS-B/train\.tsv, line 8: score 'nan' is not a number from 0 to 5"),
     # --dataset: a missing path is a path error at once, no Hub request
     ("dataset-path-like", lambda f, t: ["data", "prepare", "--tokenizer", str(f["wordpiece"]), "--dataset", f"{t}/missing/", "--out", f"{t}/d"], r"dataset '.*missing/' does not exist"),
     ("dataset-file-like", lambda f, t: ["data", "prepare", "--tokenizer", str(f["wordpiece"]), "--dataset", "docs.jsonl", "--out", f"{t}/d"], r"dataset 'docs\.jsonl' does not exist"),
     ("dataset-typo-of-a-folder", lambda f, t: ["data", "prepare", "--tokenizer", str(f["wordpiece"]), "--dataset", f"{f['root']}/foldr", "--out", f"{t}/d"], r"does not exist; did you mean 'folder'\?"),
     ("stats-dataset-path-like", lambda f, t: ["stats", "rom", "--tokenizer", str(f["wordpiece"]), "--dataset", "./nowhere", "--out", f"{t}/r.safetensors"], r"dataset '\./nowhere' does not exist"),
+    ("mlm-probability-quoted", lambda f, t: ["pretrain", str(_recipe(f, t)), "collator.options.mlm_probability='0.15'"], r"option collator\.options\.mlm_probability='0\.15' .*wrong type; expected a number"),
+]
+
+# Formerly exit 0 with wrong results (a silently wrong run, score or file); now the same one line and exit 2.
+SILENT_CASES = [
+    ("warmup-ratio-negative", lambda f, t: ["pretrain", str(_recipe(f, t)), "train.warmup_ratio=-2"], r"train\.warmup_ratio=-2\.0 is out of range; it must be in \[0, 1\]"),
+    ("data-path-other-tokenizer", lambda f, t: ["pretrain", str(_recipe(f, t, tokenizer={"path": str(f["bpe"])}))], r"data\.path: .*was prepared with another tokenizer"),
+    ("squad-v11-train-without-answers", lambda f, t: ["squad", "--model", str(f["qa"]), "--version", "1.1", "--train", f"{f['root']}/squad-noanswer.json", "--split-by-article", "0.5", "--out", f"{t}/q"], r"squad-noanswer\.json: question \w+ .*has no answers"),
+    ("glue-stsb-score-42", lambda f, t: ["glue", "--model", str(f["minilm"]), "--task", "stsb", "--data-dir", f"{f['glue']}/STS-B-42", "--out", f"{t}/g"], r"STS-B/train\.tsv, line 8: score '42' is not a number from 0 to 5"),
+    ("glue-stsb-score-nan", lambda f, t: ["glue", "--model", str(f["minilm"]), "--task", "stsb", "--data-dir", f"{f['glue']}/STS-B-nan", "--out", f"{t}/g"], r"STS-B/train\.tsv, line 8: score 'nan' is not a number from 0 to 5"),
 ]
 
 
 @pytest.mark.parametrize(("argv", "message"), [case[1:] for case in CLI_CASES], ids=[case[0] for case in CLI_CASES])
 def test_bad_cli_input_is_one_line_and_exit_2(argv, message, files, tmp_path, capsys) -> None:
+    _assert_one_line_exit_2(argv, message, files, tmp_path, capsys)
+
+
+@pytest.mark.parametrize(("argv", "message"), [case[1:] for case in SILENT_CASES], ids=[case[0] for case in SILENT_CASES])
+def test_formerly_silent_input_now_fails_loudly(argv, message, files, tmp_path, capsys) -> None:
+    _assert_one_line_exit_2(argv, message, files, tmp_path, capsys)
+
+
+def _assert_one_line_exit_2(argv, message, files, tmp_path, capsys) -> None:
     assert main(argv(files, tmp_path)) == 2
     error = capsys.readouterr().err
     last = error.strip().splitlines()[-1]  # progress bars may precede it on stderr
@@ -195,7 +208,7 @@ def test_bad_cli_input_is_one_line_and_exit_2(argv, message, files, tmp_path, ca
 
 
 def test_there_are_at_least_60_cases() -> None:
-    assert len(CLI_CASES) + len(API_CASES) >= 60
+    assert len(CLI_CASES) + len(SILENT_CASES) + len(API_CASES) >= 60
 
 
 def _collator(options: dict):
