@@ -233,9 +233,9 @@ class _Loop:
         """Clip (max_grad_norm > 0) and stop before the optimizer step on a non-finite gradient norm, so no
         non-finite update reaches the weights. Under fp16 the gradient scaler skips such steps itself."""
         limit = self.train.max_grad_norm if self.train.max_grad_norm > 0 else math.inf
-        norm = float(self.accelerator.clip_grad_norm_(self.module.parameters(), limit))
-        if not math.isfinite(norm) and self.accelerator.scaler is None:
-            self._stop_non_finite(f"the gradient norm became {norm}", position)
+        norm = self.accelerator.clip_grad_norm_(self.module.parameters(), limit)  # None under DeepSpeed (its engine clips)
+        if norm is not None and not math.isfinite(float(norm)) and self.accelerator.scaler is None:
+            self._stop_non_finite(f"the gradient norm became {float(norm)}", position)
 
     def _after_step(self, position: Position, bar: Any) -> None:
         self.lr = self.scheduler.get_last_lr()[0]

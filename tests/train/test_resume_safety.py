@@ -243,3 +243,26 @@ def test_readme_lists_every_field_a_resume_may_change() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("**Resuming.**") :]
     assert [key for key in CHANGEABLE_ON_RESUME if f"`{key}`" not in section] == []
+
+
+def test_a_non_finite_gradient_stops_before_the_update(finished_run, tmp_path, monkeypatch) -> None:
+    from mlmkit.train.objectives import MaskedLMModule
+
+    forward, calls = MaskedLMModule.forward, []
+
+    def poisoned(self, *args, **kwargs):
+        outputs = forward(self, *args, **kwargs)
+        if self.training:
+            calls.append(1)
+            if len(calls) == 6:  # finite loss, NaN gradient: d sqrt(u)/du is infinite at u = 0, times 0
+                weight = next(self.parameters())
+                outputs["loss"] = outputs["loss"] + (weight.sum() * 0).sqrt()
+        return outputs
+
+    monkeypatch.setattr(MaskedLMModule, "forward", poisoned)
+    recipe, _ = finished_run
+    out = tmp_path / "run"
+    with pytest.raises(MlmkitError, match=r"gradient norm became nan at step 6; stopped before the optimizer step.*Last good checkpoint: .*step-000004"):
+        pretrain(load_recipe(recipe, [f"output_dir={out}", "train.save_every=1"]))
+    assert checkpoint.latest_checkpoint(out).name == "step-000004"
+    assert (out / "checkpoints" / "non-finite-step-000005").is_dir()
