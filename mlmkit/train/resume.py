@@ -17,6 +17,7 @@ from typing import Any
 from mlmkit.config import CHANGEABLE_ON_RESUME, RunConfig, config_differences, config_from_dict, parse_yaml, to_yaml
 from mlmkit.data.tokenizer import tokenizer_vocab_hash
 from mlmkit.errors import MlmkitError
+from mlmkit.logs import logger
 from mlmkit.train import checkpoint
 
 HISTORY_PATTERN = "config-step-*.yaml"
@@ -68,7 +69,7 @@ def restore(
     output_dir = Path(config.output_dir)
     found = checkpoint.complete_checkpoints(output_dir)
     if not found:
-        accelerator.print(f"no checkpoint in {checkpoint.checkpoint_dir(output_dir)}: starting from step 0")
+        _say(accelerator, f"no checkpoint in {checkpoint.checkpoint_dir(output_dir)}: starting from step 0")
         return None, False
     chosen, skipped = None, []
     for folder in reversed(found):
@@ -81,7 +82,7 @@ def restore(
     for folder, reason in skipped:
         if accelerator.is_main_process:
             checkpoint.set_aside(folder, "damaged")
-        accelerator.print(f"skipped checkpoint {folder.name}: {reason}; moved aside as damaged-{folder.name}")
+        _say(accelerator, f"skipped checkpoint {folder.name}: {reason}; moved aside as damaged-{folder.name}")
     accelerator.wait_for_everyone()
     if chosen is None:
         raise MlmkitError(
@@ -93,9 +94,14 @@ def restore(
     record = checkpoint.load_checkpoint(accelerator, chosen, objects)
     apply_optimizer_settings(optimizer, scheduler, config)
     for key, old, new in changes:
-        accelerator.print(f"resume: {key} changed from {old!r} to {new!r} ({CHANGEABLE_ON_RESUME[key]})")
-    accelerator.print(f"resumed from {chosen} at step {record['step']}")
+        _say(accelerator, f"resume: {key} changed from {old!r} to {new!r} ({CHANGEABLE_ON_RESUME[key]})")
+    _say(accelerator, f"resumed from {chosen} at step {record['step']}")
     return record, bool(changes)
+
+
+def _say(accelerator: Any, message: str) -> None:
+    if accelerator.is_main_process:
+        logger.info(message)
 
 
 def _check_recipe(config: RunConfig, folder: Path) -> list[tuple[str, Any, Any]]:

@@ -73,7 +73,7 @@ def test_resume_skips_a_damaged_checkpoint_and_uses_the_previous_one(damage, fin
     with open(copy / "metrics.jsonl", "a") as handle:
         handle.write('{"step": 9, "lo')  # torn by the kill that damaged the checkpoint
     assert _resume(recipe, copy) == 0
-    printed = capsys.readouterr().out
+    printed = "".join(capsys.readouterr())
     assert "skipped checkpoint step-000008:" in printed and "resumed from" in printed and "step 4" in printed
     assert (copy / "checkpoints" / "damaged-step-000008").is_dir()  # kept for inspection, never resumed
     assert [row["step"] for row in read_metrics(copy / "metrics.jsonl") if "loss" in row] == list(range(1, 9))
