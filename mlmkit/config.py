@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import yaml
 
 from mlmkit.errors import MlmkitError
 from mlmkit.text_files import read_text_file
+from mlmkit.yaml_scalars import parse_yaml
 from mlmkit.models.factory import MODELS
 
 
@@ -257,29 +257,8 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     return config_from_dict(tree, source=str(recipe))
 
 
-class _RecipeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 scalars: only true/false are booleans (`no` stays a
-    string, as Accelerate spells mixed_precision), and `2e-1` is a float, not a string."""
-
-
-_BOOL, _FLOAT = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:float"
-_RecipeLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _FLOAT)]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_RecipeLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-_RecipeLoader.add_implicit_resolver(
-    _FLOAT,
-    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
-    list("-+0123456789."),
-)
 # YAML 1.1 spellings a boolean field still accepts, read by the field's declared type.
 _BOOL_WORDS = {"yes": True, "no": False, "on": True, "off": False, "y": True, "n": False}
-
-
-def parse_yaml(text: str) -> Any:
-    """Parse recipe or override text with YAML 1.2 scalars (see `_RecipeLoader`)."""
-    return yaml.load(text, Loader=_RecipeLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def config_from_dict(tree: dict[str, Any], source: str = "recipe") -> RunConfig:
@@ -327,20 +306,6 @@ def _check_ranges(config: RunConfig, source: str) -> None:
                 raise MlmkitError(f"{source}: {where}={item!r} is out of range; it must be {allowed.describe()}")
 
 
-def config_differences(old: RunConfig, new: RunConfig) -> list[tuple[str, Any, Any]]:
-    """(dotted key, old value, new value) for every leaf field that differs, in schema order."""
-    return _differences(_plain(dataclasses.asdict(old)), _plain(dataclasses.asdict(new)), "")
-
-
-def _differences(old: Any, new: Any, prefix: str) -> list[tuple[str, Any, Any]]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        found = []
-        for key in dict.fromkeys([*old, *new]):
-            found += _differences(old.get(key), new.get(key), f"{prefix}{key}.")
-        return found
-    return [] if old == new else [(prefix.rstrip("."), old, new)]
-
-
 def _check_late_mask(config: RunConfig, source: str) -> None:
     """The late-mask model and the late-mask collator output only make sense together."""
     late_mask, output = config.model.late_mask, config.collator.options.get("output", "mlm")
@@ -364,14 +329,15 @@ def _check_late_mask(config: RunConfig, source: str) -> None:
 
 def to_yaml(config: RunConfig) -> str:
     """The resolved config as YAML, loadable again with `load_recipe` (saved as OUTPUT_DIR/config.yaml)."""
-    return yaml.safe_dump(_plain(dataclasses.asdict(config)), sort_keys=False)
+    return yaml.safe_dump(plain(dataclasses.asdict(config)), sort_keys=False)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """`value` with tuples as lists, recursively: what YAML and JSON write."""
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+        return [plain(item) for item in value]
     return value
 
 

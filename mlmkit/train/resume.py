@@ -11,14 +11,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
-from mlmkit.config import CHANGEABLE_ON_RESUME, RunConfig, config_differences, config_from_dict, parse_yaml, to_yaml
+from mlmkit.config import CHANGEABLE_ON_RESUME, RunConfig, config_from_dict, plain, to_yaml
 from mlmkit.data.tokenizer import tokenizer_vocab_hash
 from mlmkit.errors import MlmkitError
 from mlmkit.logs import logger
 from mlmkit.train import checkpoint
+from mlmkit.yaml_scalars import parse_yaml
 
 HISTORY_PATTERN = "config-step-*.yaml"
 
@@ -147,3 +149,17 @@ def apply_optimizer_settings(optimizer: Any, scheduler: Any, config: RunConfig) 
         if index == 0:
             group["weight_decay"] = train.weight_decay
     scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+
+def config_differences(old: RunConfig, new: RunConfig) -> list[tuple[str, Any, Any]]:
+    """(dotted key, old value, new value) for every leaf field that differs, in schema order."""
+    return _differences(plain(dataclasses.asdict(old)), plain(dataclasses.asdict(new)), "")
+
+
+def _differences(old: Any, new: Any, prefix: str) -> list[tuple[str, Any, Any]]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in dict.fromkeys([*old, *new]):
+            found += _differences(old.get(key), new.get(key), f"{prefix}{key}.")
+        return found
+    return [] if old == new else [(prefix.rstrip("."), old, new)]
