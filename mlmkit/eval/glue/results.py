@@ -59,6 +59,16 @@ def task_score(medians: dict[str, dict[str, float | None]]) -> float | None:
     return _mean([_mean(list(metrics.values())) for metrics in medians.values()])
 
 
+def _undefined_notes(name: str, runs: dict[int, dict[str, dict[str, float]]]) -> list[str]:
+    """One note per metric of eval set `name` that is undefined for some seed, naming the seeds."""
+    notes = []
+    for metric in next(iter(runs.values()))[name]:
+        seeds = [str(seed) for seed, run in runs.items() if _defined(run[name][metric]) is None]
+        if seeds:
+            notes.append(f"{name} {metric} is undefined for seed(s) {', '.join(seeds)} (e.g. constant predictions); left out of the median and scores")
+    return notes
+
+
 def summarize(model: str, per_seed: PerSeed, details: dict[str, dict], skipped: dict[str, str]) -> dict:
     """Build the `results.json` dictionary from the per-seed scores of each task that ran."""
     results, seeds_out, task_scores, notes = {}, {}, {}, []
@@ -67,12 +77,7 @@ def summarize(model: str, per_seed: PerSeed, details: dict[str, dict], skipped: 
         results.update(medians)
         for name in medians:
             seeds_out[name] = {str(seed): {k: _defined(v) for k, v in run[name].items()} for seed, run in runs.items()}
-            notes += [
-                f"{name} {metric} is undefined for seed(s) {', '.join(str(s) for s, run in runs.items() if _defined(run[name][metric]) is None)} "
-                "(e.g. constant predictions); left out of the median and scores"
-                for metric in medians[name]
-                if any(_defined(run[name][metric]) is None for run in runs.values())
-            ]
+            notes += _undefined_notes(name, runs)
         task_scores[task] = task_score(medians)
     scored = [task for task, score in task_scores.items() if score is not None]
     return {
