@@ -14,6 +14,7 @@ can replay them (`set_epoch(epoch, start_batch)`).
 from __future__ import annotations
 
 import inspect
+import typing
 from dataclasses import fields
 from typing import Any
 
@@ -27,6 +28,7 @@ from mlmkit.masking.padding import column_contains, pad_feature
 from mlmkit.masking.selection import select_units, token_budget
 from mlmkit.masking.units import derive_word_ids, normalize_word_ids, word_start_table
 from mlmkit.schedules import ScheduleSpec, build_schedule
+from mlmkit.value_types import describe_type, matches_type
 
 
 _UINT64 = (1 << 64) - 1
@@ -271,17 +273,9 @@ def build_collator(name: str, tokenizer: Any, **options: Any) -> MaskingCollator
     Raises:
         MlmkitError: unknown strategy or option (naming the nearest valid one), or an invalid value.
     """
-    if name not in MASKERS:
-        raise MlmkitError(f"unknown masking strategy {name!r}; choose one of {sorted(MASKERS)}{did_you_mean(name, MASKERS, cutoff=0.0)}")
+    check_collator_options(name, options)
     masker_class = MASKERS[name]
     masker_options = {f.name for f in fields(masker_class) if f.init}
-    collator_options = set(inspect.signature(MaskingCollator.__init__).parameters) - {"self", "tokenizer", "masker"}
-    unknown = sorted(set(options) - masker_options - collator_options)
-    if unknown:
-        valid = sorted(masker_options | collator_options)
-        raise MlmkitError(
-            f"unknown option {unknown[0]!r} for masking strategy {name!r}; valid options: {valid}{did_you_mean(unknown[0], valid, cutoff=0.0)}"
-        )
     own = {key: value for key, value in options.items() if key in masker_options}
     try:
         builder = getattr(masker_class, "build", None)
@@ -292,3 +286,40 @@ def build_collator(name: str, tokenizer: Any, **options: Any) -> MaskingCollator
         raise MlmkitError(f"masking strategy {name!r}: {error}") from None
     rest = {key: value for key, value in options.items() if key not in masker_options}
     return MaskingCollator(tokenizer, masker, **{**getattr(masker_class, "collator_defaults", {}), **rest})
+
+
+def option_types(name: str) -> dict[str, Any]:
+    """Option name -> type annotation of every option `build_collator(name, ...)` accepts."""
+    masker_class = MASKERS[name]
+    hints = typing.get_type_hints(masker_class)
+    types = {f.name: hints[f.name] for f in fields(masker_class) if f.init}
+    collator_hints = typing.get_type_hints(MaskingCollator.__init__)
+    for parameter in inspect.signature(MaskingCollator.__init__).parameters:
+        if parameter not in ("self", "tokenizer", "masker"):
+            types.setdefault(parameter, collator_hints[parameter])
+    return types
+
+
+def check_collator_options(name: str, options: dict[str, Any], key_prefix: str = "") -> None:
+    """Raise MlmkitError for an unknown strategy, an unknown option or an option of the wrong type.
+
+    Args:
+        name: the strategy, a key of `mlmkit.masking.MASKERS`.
+        options: what `build_collator` would get as keyword options.
+        key_prefix: how the caller names the options, e.g. "collator.options." for a recipe.
+    """
+    if name not in MASKERS:
+        raise MlmkitError(f"unknown masking strategy {name!r}; choose one of {sorted(MASKERS)}{did_you_mean(name, MASKERS, cutoff=0.0)}")
+    types = option_types(name)
+    for key, value in options.items():
+        if key not in types:
+            valid = sorted(types)
+            raise MlmkitError(
+                f"unknown option {key_prefix + key!r} for masking strategy {name!r}; valid options: {valid}"
+                f"{did_you_mean(key, valid, cutoff=0.0)}"
+            )
+        if not matches_type(types[key], value):
+            raise MlmkitError(
+                f"option {key_prefix}{key}={value!r} of masking strategy {name!r} has the wrong type; "
+                f"expected {describe_type(types[key])}"
+            )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from typing import Any
 import yaml
 
 from mlmkit.errors import MlmkitError
+from mlmkit.text_files import read_text_file
+from mlmkit.yaml_scalars import parse_yaml
 from mlmkit.models.factory import MODELS
 
 
@@ -154,6 +157,88 @@ CHOICES = {
 }
 
 
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric recipe field may take: finite, within [low, high] (an open end where
+    `*_inclusive` is False, unbounded where None)."""
+
+    low: float | None = None
+    high: float | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    example: str = ""
+
+    def __contains__(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        above = self.low is None or value > self.low or (self.low_inclusive and value == self.low)
+        below = self.high is None or value < self.high or (self.high_inclusive and value == self.high)
+        return above and below
+
+    def describe(self) -> str:
+        if self.high is None:
+            text = f"{'>=' if self.low_inclusive else '>'} {self.low:g}"
+        else:
+            text = f"in {'[' if self.low_inclusive else '('}{self.low:g}, {self.high:g}{']' if self.high_inclusive else ')'}"
+        return text + (f" (e.g. {self.example})" if self.example else "")
+
+
+POSITIVE = Range(1)
+# Every numeric field of the schema, with the values it may take (a tuple field: each element).
+RANGES: dict[str, Range] = {
+    "tokenizer.vocab_size": Range(6, example="8000; 5 ids are special tokens"),
+    "data.seq_len": Range(3, example="128"),
+    "data.eval_fraction": Range(0, 1, low_inclusive=False, high_inclusive=False, example="0.01 to 0.05"),
+    "data.max_eval_blocks": POSITIVE,
+    "model.late_mask.late_layers": Range(1, example="2, as 3ML"),
+    "train.max_steps": POSITIVE,
+    "train.max_tokens": POSITIVE,
+    "train.batch_size": POSITIVE,
+    "train.gradient_accumulation_steps": POSITIVE,
+    "train.lr": Range(0, low_inclusive=False, example="5e-4"),
+    "train.weight_decay": Range(0, example="0.01"),
+    "train.betas": Range(0, 1, high_inclusive=False, example="[0.9, 0.999]"),
+    "train.eps": Range(0, low_inclusive=False, example="1e-8"),
+    "train.warmup_ratio": Range(0, 1, example="0.06"),
+    "train.warmup_steps": Range(0),
+    "train.max_grad_norm": Range(0, example="1.0; 0 turns clipping off"),
+    "train.eval_every": POSITIVE,
+    "train.eval_batch_size": POSITIVE,
+    "train.save_every": POSITIVE,
+    "train.keep_checkpoints": POSITIVE,
+    "train.log_every": POSITIVE,
+    "train.num_workers": Range(0),
+    "train.seed": Range(0),
+}
+
+# Fields a `--resume` may change, and how the loop applies the new value. Every other field changes
+# what the run computes (data order, batch positions, masks, model shape) and a resume refuses it.
+CHANGEABLE_ON_RESUME: dict[str, str] = {
+    "output_dir": "the run folder may be moved or copied",
+    "data.max_eval_blocks": "held-out evaluation from now on",
+    "data.cache_dir": "where corpus blocks are cached (same blocks)",
+    "train.max_steps": "the run's length; the LR and masking schedules stretch to it",
+    "train.max_tokens": "the run's length in tokens",
+    "train.lr": "peak learning rate of the schedule from now on",
+    "train.weight_decay": "the optimizer's weight decay from now on",
+    "train.betas": "the optimizer's betas from now on",
+    "train.eps": "the optimizer's eps from now on",
+    "train.warmup_ratio": "the LR schedule from now on",
+    "train.warmup_steps": "the LR schedule from now on",
+    "train.decay": "the LR schedule from now on",
+    "train.max_grad_norm": "gradient clipping from now on",
+    "train.mixed_precision": "precision from now on (not to fp16 from another precision)",
+    "train.sparse_head": "the MLM head's computation (same loss)",
+    "train.eval_every": "evaluation interval",
+    "train.eval_batch_size": "evaluation batch size",
+    "train.save_every": "checkpoint interval",
+    "train.keep_checkpoints": "checkpoints kept",
+    "train.log_every": "logging interval",
+    "train.num_workers": "data loader worker processes (same batches)",
+    "train.resume": "whether to resume",
+}
+
+
 def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """Read a YAML recipe, apply dotted `key=value` overrides, and validate it into a RunConfig.
 
@@ -169,7 +254,7 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     if not recipe.is_file():
         raise MlmkitError(f"recipe {str(recipe)!r} does not exist; pass a YAML file, or a shipped recipe's name such as tiny-cpu (mlmkit recipes lists them)")
     try:
-        tree = yaml.safe_load(recipe.read_text(encoding="utf-8")) or {}
+        tree = parse_yaml(read_text_file(recipe, "recipe")) or {}
     except yaml.YAMLError as error:
         raise MlmkitError(f"recipe {str(recipe)!r} is not valid YAML: {error}") from error
     if not isinstance(tree, dict):
@@ -179,18 +264,53 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     return config_from_dict(tree, source=str(recipe))
 
 
+# YAML 1.1 spellings a boolean field still accepts, read by the field's declared type.
+_BOOL_WORDS = {"yes": True, "no": False, "on": True, "off": False, "y": True, "n": False}
+
+
 def config_from_dict(tree: dict[str, Any], source: str = "recipe") -> RunConfig:
-    """Validate a nested dict (a parsed recipe) into a RunConfig; `source` names it in errors."""
+    """Validate a nested dict (a parsed recipe) into a RunConfig; `source` names it in errors.
+
+    Raises:
+        MlmkitError: unknown key, wrong type, a value outside its `CHOICES` or `RANGES`, or
+            collator options that the strategy does not take.
+    """
     config = _build(RunConfig, tree, prefix="", source=source)
     for key, allowed in CHOICES.items():
-        section, name = key.split(".")
-        value = getattr(getattr(config, section), name)
+        value = config_value(config, key)
         if value not in allowed:
             raise MlmkitError(f"{source}: {key}={value!r}, must be one of {list(allowed)}")
+    _check_ranges(config, source)
     _check_late_mask(config, source)
     if "schedule" in config.collator.options:
         raise MlmkitError(f"{source}: collator.options.schedule: write the schedule one level up, as collator.schedule")
+    from mlmkit.collators import check_collator_options
+
+    try:
+        check_collator_options(config.collator.name, config.collator.options, key_prefix="collator.options.")
+    except MlmkitError as error:
+        raise MlmkitError(f"{source}: collator.name={config.collator.name!r}: {error}") from None
     return config
+
+
+def config_value(config: RunConfig, key: str) -> Any:
+    """The value at dotted `key` ("train.lr"); None when a section on the way is None (model.late_mask)."""
+    value: Any = config
+    for part in key.split("."):
+        if value is None:
+            return None
+        value = getattr(value, part)
+    return value
+
+
+def _check_ranges(config: RunConfig, source: str) -> None:
+    for key, allowed in RANGES.items():
+        value = config_value(config, key)
+        values = value if isinstance(value, tuple) else (value,)
+        for index, item in enumerate(values):
+            if item is not None and item not in allowed:
+                where = f"{key}[{index}]" if isinstance(value, tuple) else key
+                raise MlmkitError(f"{source}: {where}={item!r} is out of range; it must be {allowed.describe()}")
 
 
 def _check_late_mask(config: RunConfig, source: str) -> None:
@@ -212,20 +332,19 @@ def _check_late_mask(config: RunConfig, source: str) -> None:
         raise MlmkitError(f"{source}: model.late_mask works with model.family bert or roberta, got {config.model.family!r}")
     if late_mask.variant not in LATE_MASK_VARIANTS:
         raise MlmkitError(f"{source}: model.late_mask.variant={late_mask.variant!r}, must be one of {list(LATE_MASK_VARIANTS)}")
-    if late_mask.late_layers < 1:
-        raise MlmkitError(f"{source}: model.late_mask.late_layers={late_mask.late_layers} must be at least 1 (3ML: 2)")
 
 
 def to_yaml(config: RunConfig) -> str:
     """The resolved config as YAML, loadable again with `load_recipe` (saved as OUTPUT_DIR/config.yaml)."""
-    return yaml.safe_dump(_plain(dataclasses.asdict(config)), sort_keys=False)
+    return yaml.safe_dump(plain(dataclasses.asdict(config)), sort_keys=False)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """`value` with tuples as lists, recursively: what YAML and JSON write."""
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+        return [plain(item) for item in value]
     return value
 
 
@@ -241,7 +360,7 @@ def _apply_override(tree: dict[str, Any], override: str) -> None:
             raise MlmkitError(f"override {override!r}: {part!r} is a value, not a section")
         node = child
     try:
-        node[leaf] = yaml.safe_load(raw) if raw.strip() else None
+        node[leaf] = parse_yaml(raw) if raw.strip() else None
     except yaml.YAMLError:
         node[leaf] = raw
 
@@ -297,6 +416,8 @@ def _coerce_scalar(hint: Any, value: Any, path: str, source: str) -> Any:
     if hint is bool:
         if isinstance(value, bool):
             return value
+        if isinstance(value, str) and value.lower() in _BOOL_WORDS:
+            return _BOOL_WORDS[value.lower()]
         raise _type_error(source, path, value, "true or false")
     if hint is int:
         if isinstance(value, int) and not isinstance(value, bool):

@@ -23,10 +23,23 @@ logger = logging.getLogger("mlmkit")
 LIBRARY_LOGGERS = ("transformers", "datasets", "accelerate", "huggingface_hub", "torch", "py.warnings")
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to `sys.stderr` as it is when a line is logged, not as it was when the handler was made
+    (pytest's capture and `contextlib.redirect_stderr` replace it; the old one may be closed by then)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def show_mlmkit_messages(stream=None) -> None:
     """Print the `mlmkit` logger's INFO lines (resolved configs, evaluation results) to `stream` (stderr)."""
     if not any(getattr(handler, "mlmkit_terminal", False) for handler in logger.handlers):
-        handler = logging.StreamHandler(stream or sys.stderr)
+        handler = logging.StreamHandler(stream) if stream is not None else _CurrentStderr()
         handler.mlmkit_terminal = True
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)

@@ -55,9 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlmkit.data.output_folder import check_writable_folder
     from mlmkit.eval.glue import GlueOptions, parse_task_names, run_glue
     from mlmkit.eval.glue.results import write_results
 
+    check_writable_folder(args.out)  # before fine-tuning, not after
     for name in ("epochs", "lr", "batch_size", "max_length", "max_train_samples", "max_eval_samples"):
         value = getattr(args, name)
         if value is not None and value <= 0:

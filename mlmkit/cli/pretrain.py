@@ -19,6 +19,11 @@ examples:
 Overrides are dotted paths into the recipe (sections tokenizer, data, model, collator, train, and
 output_dir), typed by the schema in mlmkit/config.py. Writes OUTPUT_DIR/config.yaml, metrics.jsonl,
 checkpoints/step-N/ (model/ is a Hugging Face folder) and final/.
+
+--resume continues from the newest checkpoint that verifies (damaged ones are moved aside). It may
+change train.max_steps, train.lr and the other fields of CHANGEABLE_ON_RESUME in mlmkit/config.py
+(applied for real, recorded as OUTPUT_DIR/config-step-N.yaml); it refuses changes to the tokenizer,
+data, model, collator, batch size, accumulation and seed. See README.md, "Resuming".
 """
 
 
@@ -32,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("recipe", help="a shipped recipe's name (`mlmkit recipes` lists them), e.g. tiny-cpu, or a YAML file")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. train.lr=3e-4")
-    parser.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint in output_dir")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in output_dir that verifies")
     parser.add_argument("--dry-run", action="store_true", help="check the recipe and print the plan; train nothing")
     parser.set_defaults(func=run)
 

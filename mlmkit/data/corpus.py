@@ -32,6 +32,7 @@ from importlib import resources
 from pathlib import Path
 
 from mlmkit.errors import MlmkitError
+from mlmkit.text_files import check_utf8
 
 CORPUS_FORMATS = ("auto", "wikitext", "blank-line", "line")
 
@@ -65,7 +66,8 @@ def default_corpus_path() -> Path:
 
 
 def check_corpus_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Return `paths` as Paths; raise MlmkitError naming the first missing, unreadable or empty one."""
+    """Return `paths` as Paths; raise MlmkitError naming the first missing, unreadable, non-UTF-8 (with
+    file and line) or empty one."""
     files = [Path(path) for path in paths]
     if not files:
         raise MlmkitError("no corpus file given; pass at least one text file (for example --corpus corpus.txt)")
@@ -73,12 +75,9 @@ def check_corpus_files(paths: Iterable[str | Path]) -> list[Path]:
         if not path.is_file():
             what = "is a folder, not a file" if path.is_dir() else "does not exist"
             raise MlmkitError(f"corpus file {str(path)!r} {what}; pass UTF-8 text files")
+        check_utf8(path, "corpus file")  # the whole file, before any expensive work
         _refuse_structured(path)
-        try:
-            has_text = next(read_documents(path), None) is not None
-        except (OSError, UnicodeDecodeError) as error:
-            raise MlmkitError(f"cannot read corpus file {str(path)!r} as UTF-8 text: {error}") from error
-        if not has_text:
+        if next(read_documents(path), None) is None:
             raise MlmkitError(f"corpus file {str(path)!r} is empty (no non-blank line); pass a file with text in it")
     return files
 

@@ -17,7 +17,7 @@ n in advance (a stream).
 
 The output folder holds the dataset (a `Dataset`, or a `DatasetDict` with `train` and `validation`) and
 `mlmkit_prepare.json`: the cache key (hashes of the input files or the dataset fingerprint, of the
-tokenizer, and the options) and token counts. A second run with the same key reuses the folder instead of
+tokenizer, and the options), the tokenizer's vocabulary hash and token counts. A second run with the same key reuses the folder instead of
 recomputing. An `IterableDataset` handed in through the Python API has no stable identity and is always
 prepared again.
 """
@@ -35,11 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from mlmkit.data.output_folder import atomic_folder
+from mlmkit.data.output_folder import atomic_folder, check_output_folder
 from mlmkit.data.packing import SpecialIds, StreamPacker, split_documents
 from mlmkit.data.saved_dataset import SavedDatasetWriter, write_split_index
 from mlmkit.data.sources import DocumentSource, corpus_source, document_source
-from mlmkit.data.tokenizer import check_mlm_tokenizer
+from mlmkit.data.tokenizer import check_mlm_tokenizer, tokenizer_vocab_hash
 from mlmkit.data.tokenizing import TokenizedBatch, tokenized_batches
 from mlmkit.errors import MlmkitError
 
@@ -112,6 +112,7 @@ def prepare_dataset(
         raise MlmkitError(f"num_proc ({num_proc}) and tokenize batch size ({tokenize_batch_size}) must be at least 1")
     if (corpus_files is None) == (dataset is None):
         raise MlmkitError("give exactly one input: corpus files (--corpus FILE...) or a dataset (--dataset NAME_OR_PATH)")
+    check_output_folder(out_dir, overwrite=True)  # writable; whether it may be replaced is decided below
     if corpus_files is not None:
         source = corpus_source(corpus_files, corpus_format)
     else:
@@ -128,7 +129,9 @@ def prepare_dataset(
         )
     with atomic_folder(out_dir, overwrite=True) as temporary:
         stats = _build(source, tokenizer, temporary, options, num_proc, tokenize_batch_size, key or _hash(str(temporary)))
-        (temporary / CACHE_FILE).write_text(json.dumps({"cache_key": key, "options": options, "stats": stats}, indent=2))
+        # The tokenizer's vocabulary hash: blocks loaded later with another tokenizer are refused (data/prepared.py).
+        record = {"cache_key": key, "options": options, "stats": stats, "tokenizer_vocab_hash": tokenizer_vocab_hash(tokenizer)}
+        (temporary / CACHE_FILE).write_text(json.dumps(record, indent=2))
     return PreparedData(_load(out_dir), Path(out_dir), stats, reused=False)
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmkit.data.corpus import DATA_FILE_KINDS, check_corpus_files, data_file_kind, file_sha256, read_corpus
-from mlmkit.errors import MlmkitError
+from mlmkit.errors import MlmkitError, did_you_mean
 
 HUB_PROBE_SECONDS = 5.0
 BATCH_CHARACTERS = 1 << 20
@@ -78,8 +78,7 @@ def _load_named(name: str, split: str, config: str | None) -> Any:
         kind = data_file_kind(files[0])
         # Stream the files (no cache copy): the split name of loose data files is always "train".
         return datasets.load_dataset(kind, data_files=[str(file) for file in files], split="train", streaming=True, **_reader_options(kind, files[0]))
-    if _looks_like_path(name):
-        raise MlmkitError(f"dataset path {name!r} does not exist; pass an existing file or folder (or a Hub dataset name such as wikitext)")
+    _refuse_missing_path(name)
     return _load_from_hub(name, split, config)
 
 
@@ -118,9 +117,25 @@ def _reader_options(kind: str, first: Path) -> dict[str, Any]:
     return {"sep": "\t"} if kind == "csv" and ".tsv" in first.suffixes else {}
 
 
+def _refuse_missing_path(name: str) -> None:
+    """MlmkitError at once, with no Hub request, for a name that can only be a missing local path: one that
+    looks like a path, or a typo of a folder beside it (`dataa` next to `data/`)."""
+    path = Path(name).expanduser()
+    folder = path.absolute().parent
+    neighbours = [entry.name for entry in folder.iterdir() if entry.is_dir()] if folder.is_dir() else []
+    hint = did_you_mean(path.name, neighbours, cutoff=0.8)
+    if _looks_like_path(name) or hint:
+        raise MlmkitError(
+            f"dataset path {name!r} does not exist{hint}; pass an existing file or folder (or a Hub dataset name such as wikitext)"
+        )
+
+
 def _looks_like_path(name: str) -> bool:
     """Hub names are `name` or `owner/name`; anything else a user types is meant as a path."""
-    return name.startswith((".", "/", "~")) or data_file_kind(Path(name)) is not None or name.count("/") > 1 or "\\" in name
+    return (
+        name.startswith((".", "/", "~")) or name.endswith("/") or data_file_kind(Path(name)) is not None
+        or name.count("/") > 1 or "\\" in name
+    )
 
 
 def _load_from_hub(name: str, split: str, config: str | None) -> Any:

@@ -103,7 +103,8 @@ def train_tokenizer(
         return reused
     check_output_folder(out_dir, overwrite)
     backend = _build_backend(kind, lowercase)
-    trainer = _build_trainer(kind, vocab_size, min_frequency, show_progress)
+    pinned = _continuation_pieces(source, lowercase) if kind == "wordpiece" else []
+    trainer = _build_trainer(kind, vocab_size, min_frequency, show_progress, pinned)
     try:
         backend.train_from_iterator(_documents(source), trainer)
     except Exception as error:  # tokenizers raises a bare Exception for a too-small unigram vocabulary
@@ -112,6 +113,7 @@ def train_tokenizer(
         raise
     if backend.get_vocab_size() > vocab_size:  # wordpiece/bpe keep their whole alphabet, unigram all characters
         raise MlmkitError(_too_small_message(kind, vocab_size, _minimum_size(backend, kind, source)))
+    backend = _unpin(backend, pinned)
     _add_post_processor(backend, kind)
     tokenizer = _wrap(backend, kind, model_max_length)
     with atomic_folder(out_dir, overwrite) as temporary:
@@ -147,6 +149,19 @@ def _reuse(out_dir: str | Path, key: str) -> TrainedTokenizer | None:
     if not same:
         return None
     return TrainedTokenizer(AutoTokenizer.from_pretrained(str(out_dir), local_files_only=True), Path(out_dir), reused=True)
+
+
+def tokenizer_vocab_hash(tokenizer: Any) -> str:
+    """A stable sha256 of the tokenizer's vocabulary (token → id pairs, sorted by id).
+
+    Two tokenizers with the same hash map every string piece to the same id, which is all the statistics
+    depend on; the hash ignores the file layout a tokenizer was saved in.
+    """
+    vocab = tokenizer.get_vocab()
+    digest = hashlib.sha256()
+    for token, index in sorted(vocab.items(), key=lambda item: item[1]):
+        digest.update(f"{index}\t{token}\n".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 def check_mlm_tokenizer(tokenizer: Any, source: str | Path = "the tokenizer") -> Any:
@@ -261,13 +276,41 @@ def _build_backend(kind: str, lowercase: bool) -> Any:
     return backend
 
 
-def _build_trainer(kind: str, vocab_size: int, min_frequency: int, show_progress: bool) -> Any:
+def _continuation_pieces(source: DocumentSource, lowercase: bool) -> list[str]:
+    """Every `##c` piece the WordPiece trainer will create for this corpus, sorted.
+
+    Why: the `tokenizers` trainers (0.23) number these pieces in the iteration order of a hash map
+    seeded at random per process, and break ties between equally frequent merges by those numbers,
+    so the same corpus gave another vocabulary on every run (huggingface/tokenizers#1794). Handing
+    the trainer every piece up front, in sorted order, fixes their numbers and with them every tie.
+    A first pass with no merges lists them: the trainer makes all of them before it merges.
+    """
+    from tokenizers import trainers
+
+    probe = _build_backend("wordpiece", lowercase)
+    probe.train_from_iterator(_documents(source), trainers.WordPieceTrainer(vocab_size=1, show_progress=False))
+    return sorted(token for token in probe.get_vocab() if token.startswith("##"))
+
+
+def _unpin(backend: Any, pinned: list[str]) -> Any:
+    """The trained tokenizer without `pinned` among its added (special) tokens; they stay in the vocabulary."""
+    if not pinned:
+        return backend
+    from tokenizers import Tokenizer
+
+    state = json.loads(backend.to_str())
+    drop = set(pinned)
+    state["added_tokens"] = [token for token in state["added_tokens"] if token["content"] not in drop]
+    return Tokenizer.from_str(json.dumps(state))
+
+
+def _build_trainer(kind: str, vocab_size: int, min_frequency: int, show_progress: bool, pinned: list[str]) -> Any:
     from tokenizers import pre_tokenizers, trainers
 
     specials = list(SPECIAL_TOKENS[kind].values())
     if kind == "wordpiece":
         return trainers.WordPieceTrainer(
-            vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials, show_progress=show_progress
+            vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials + pinned, show_progress=show_progress
         )
     if kind == "bpe":
         return trainers.BpeTrainer(

@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from mlmkit.data.corpus import default_corpus_path
+from mlmkit.data.corpus import check_corpus_files, default_corpus_path
+from mlmkit.data.output_folder import check_writable_folder
 from mlmkit.errors import MlmkitError
 from mlmkit.eval.finetune import finetune
 from mlmkit.eval.seq2seq_data import collate_pairs, encode_pairs, read_pairs, restoration_pairs, split_documents
@@ -56,7 +57,8 @@ def load_task(config: Seq2SeqConfig) -> tuple[list[dict[str, str]], list[dict[st
             raise MlmkitError("--corpus builds the built-in task; it cannot be combined with --train/--eval")
         train, evaluation = read_pairs(config.train), read_pairs(config.eval)
     else:
-        train_documents, eval_documents = split_documents(config.corpus or default_corpus_path(), config.eval_fraction)
+        (corpus,) = check_corpus_files([config.corpus or default_corpus_path()])
+        train_documents, eval_documents = split_documents(corpus, config.eval_fraction)
         train, evaluation = restoration_pairs(train_documents), restoration_pairs(eval_documents)
     return train[: config.max_train_samples], evaluation[: config.max_eval_samples]
 
@@ -72,6 +74,7 @@ def run_seq2seq(config: Seq2SeqConfig) -> dict[str, Any]:
     from transformers import AutoConfig, AutoModelForSeq2SeqLM
 
     check_model_folder(config.model)
+    check_writable_folder(config.out)
     tokenizer = load_tokenizer(config.model)
     train_pairs, eval_pairs = load_task(config)
     start = decoder_start_token_id(tokenizer)

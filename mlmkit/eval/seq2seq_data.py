@@ -22,6 +22,7 @@ import torch
 from mlmkit.data.corpus import read_documents
 from mlmkit.errors import MlmkitError
 from mlmkit.masking.corruption import IGNORE_INDEX
+from mlmkit.text_files import check_utf8
 
 FUNCTION_WORDS = frozenset(
     "a an the of to in on at by for with from and or as is was were are be been that which it its this his her their".split()
@@ -69,6 +70,7 @@ def split_documents(path: str | Path, eval_fraction: float) -> tuple[list[str], 
 def read_pairs(path: str | Path) -> list[dict[str, str]]:
     """JSON lines `{"source": ..., "target": ...}` (other keys ignored); raises MlmkitError naming the bad line."""
     pairs = []
+    check_utf8(path, "pairs file")
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():

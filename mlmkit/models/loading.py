@@ -36,8 +36,23 @@ def load_tokenizer(path: str | Path) -> Any:
 
 
 def load_model(path: str | Path, auto_class: Any, **kwargs: Any) -> Any:
-    """Load `auto_class.from_pretrained(path)` offline, after checking the folder."""
+    """Load `auto_class.from_pretrained(path)` offline, after checking the folder.
+
+    Raises:
+        MlmkitError: no checkpoint there, or one of an architecture `auto_class` cannot load
+            (a BERT encoder given where an encoder-decoder is needed).
+    """
+    from transformers import AutoConfig
+
     folder = check_model_folder(path)
+    config = AutoConfig.from_pretrained(str(folder), local_files_only=True)
+    if type(config) not in auto_class._model_mapping:
+        kind = "an encoder-decoder" if getattr(config, "is_encoder_decoder", False) else "an encoder-only or decoder-only"
+        raise MlmkitError(
+            f"{str(folder)!r} holds a {config.model_type!r} model ({kind} architecture), which "
+            f"{auto_class.__name__} cannot load; pass a checkpoint of a fitting architecture"
+            + (" (for seq2seq: a MASS run's final/, e.g. from recipes/mass-tiny.yaml)" if "Seq2Seq" in auto_class.__name__ else "")
+        )
     return auto_class.from_pretrained(str(folder), local_files_only=True, **kwargs)
 
 

@@ -2,7 +2,8 @@
 
 A statistics file is a safetensors file (tensors only: never unpickled) whose string metadata holds one
 JSON header under the key "mlmkit": format version, strategy, the tokenizer's vocabulary hash, the corpus
-fingerprint, the builder's options and the creation time. `load_stats` refuses a file built for another
+fingerprint, the builder's options, the creation time and the sha256 of the tensors (names, dtypes, shapes
+and bytes), which `load_stats` verifies: corrupted tensor bytes under an intact header are refused. `load_stats` refuses a file built for another
 strategy or tokenizer, because token ids (and the word hashes built from them) mean nothing under another
 vocabulary.
 """
@@ -18,23 +19,11 @@ from typing import Any
 
 import torch
 
+from mlmkit.data.tokenizer import tokenizer_vocab_hash
 from mlmkit.errors import MlmkitError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the header holds the sha256 of the tensors
 HEADER_KEY = "mlmkit"
-
-
-def tokenizer_vocab_hash(tokenizer: Any) -> str:
-    """A stable sha256 of the tokenizer's vocabulary (token → id pairs, sorted by id).
-
-    Two tokenizers with the same hash map every string piece to the same id, which is all the statistics
-    depend on; the hash ignores the file layout a tokenizer was saved in.
-    """
-    vocab = tokenizer.get_vocab()
-    digest = hashlib.sha256()
-    for token, index in sorted(vocab.items(), key=lambda item: item[1]):
-        digest.update(f"{index}\t{token}\n".encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
 
 
 def fingerprint_files(paths: list[Path]) -> list[dict[str, Any]]:
@@ -91,8 +80,19 @@ def save_stats(
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     contiguous = {name: tensor.contiguous() for name, tensor in tensors.items()}
+    header["tensors_sha256"] = tensors_sha256(contiguous)
     save_file(contiguous, str(out), metadata={HEADER_KEY: json.dumps(header)})
     return out
+
+
+def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over every tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}\t{tensor.dtype}\t{tuple(tensor.shape)}\n".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def read_header(path: str | Path) -> dict[str, Any]:
@@ -144,4 +144,13 @@ def load_stats(path: str | Path | None, tokenizer: Any, strategy: str) -> Stats:
             f"{header.get('vocab_size')} ids) than the one given (vocab hash {expected[:12]}…, "
             f"{len(tokenizer.get_vocab())} ids); rebuild it with `mlmkit stats {strategy} --tokenizer DIR` for this tokenizer"
         )
-    return Stats(tensors=load_file(str(path)), header=header)
+    try:
+        tensors = load_file(str(path))
+    except Exception as error:  # safetensors raises its own error types for truncated files
+        raise MlmkitError(f"{str(path)!r} cannot be read ({error}); rebuild it with `mlmkit stats {strategy}`") from None
+    if tensors_sha256(tensors) != header.get("tensors_sha256"):
+        raise MlmkitError(
+            f"{str(path)!r}: its tensors differ from what was written (sha256 mismatch: the file is corrupted); "
+            f"rebuild it with `mlmkit stats {strategy}`"
+        )
+    return Stats(tensors=tensors, header=header)

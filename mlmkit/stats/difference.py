@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mlmkit.data.output_folder import check_output_file
 from mlmkit.errors import MlmkitError
 from mlmkit.stats.artifact import save_stats
 from mlmkit.stats.corpus import TokenChunk, chunk_word_hashes, corpus_fingerprint, iter_chunks
@@ -153,6 +154,7 @@ def build_difference_stats(
         device: torch device for the encoder (default: cuda when available).
         **options: fields of `DifferenceOptions`.
     """
+    check_output_file(out)  # before counting, not after
     config = DifferenceOptions(**options)
     target, _ = count_words(tokenizer, target_corpus, per_document=False, desc="difference: target words")
     general, general_documents = count_words(tokenizer, general_corpus, per_document=True, desc="difference: general words")

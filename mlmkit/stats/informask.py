@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mlmkit.data.output_folder import check_output_file
 from mlmkit.errors import MlmkitError
 from mlmkit.stats.artifact import save_stats
 from mlmkit.stats.corpus import corpus_fingerprint, iter_chunks
@@ -127,6 +128,7 @@ def build_informask_stats(tokenizer: Any, corpus: Any, out: str | Path, num_proc
         num_proc: processes for tokenising a dataset.
         **options: fields of `InformaskOptions`.
     """
+    check_output_file(out)  # before counting, not after
     config = InformaskOptions(**options)
     unigrams, counter = count_cooccurrences(tokenizer, corpus, config, num_proc)
     keys, counts, _ = counter.result()

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mlmkit.data.output_folder import check_output_file
 from mlmkit.errors import MlmkitError
 from mlmkit.masking.units import is_symbol_only
 from mlmkit.stats.artifact import save_stats
@@ -168,6 +169,7 @@ def build_pmi_stats(tokenizer: Any, corpus: Any, out: str | Path, num_proc: int 
     Returns:
         The path written.
     """
+    check_output_file(out)  # before counting, not after
     config = PmiOptions(**options)
     counters = count_ngrams(tokenizer, corpus, config, num_proc)
     vocab_size = config.vocab_size or default_vocab_size(counters[0].total)

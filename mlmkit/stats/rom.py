@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mlmkit.data.output_folder import check_output_file
 from mlmkit.stats.artifact import save_stats
 from mlmkit.stats.corpus import corpus_fingerprint, iter_chunks
 
@@ -49,6 +50,7 @@ def count_document_frequency(tokenizer: Any, corpus: Any, num_proc: int | None =
 
 def build_rom_stats(tokenizer: Any, corpus: Any, out: str | Path, num_proc: int | None = None) -> Path:
     """Count document frequencies in `corpus` and write the IDF table for the `rom` collator to `out`."""
+    check_output_file(out)  # before counting, not after
     frequency, documents, tokens = count_document_frequency(tokenizer, corpus, num_proc)
     idf = bm25_idf(frequency, documents)
     tensors = {

@@ -53,13 +53,14 @@ def resolve_datasets(config: RunConfig, tokenizer: Any, output_dir: Path) -> tup
     eval_fraction of blocks. Corpus files / the embedded corpus / a `datasets` dataset are prepared
     into data.cache_dir (default OUTPUT_DIR/data) with whole documents held out.
     """
-    import datasets
-
     data = config.data
     if data.path:
-        if not Path(data.path).is_dir():
-            raise MlmkitError(f"data.path={data.path!r} is not a folder written by `mlmkit data prepare`")
-        blocks = datasets.load_from_disk(data.path)
+        from mlmkit.data.prepared import load_prepared
+
+        try:
+            blocks = load_prepared(data.path, tokenizer, data.seq_len)
+        except MlmkitError as error:
+            raise MlmkitError(f"data.path: {error}") from None
     else:
         from mlmkit.data.pipeline import prepare_dataset
 

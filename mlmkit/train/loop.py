@@ -17,12 +17,14 @@ from typing import Any, Callable
 import torch
 
 from mlmkit.config import RunConfig, to_yaml
+from mlmkit.data.tokenizer import tokenizer_vocab_hash
 from mlmkit.errors import MlmkitError
 from mlmkit.logs import logger
 from mlmkit.train import checkpoint
 from mlmkit.train.metrics import MetricsLog, batch_tokens, realised_rate_counts
 from mlmkit.train.objectives import build_objective
 from mlmkit.train.optim import build_lr_scheduler, build_optimizer
+from mlmkit.train.resume import prepare_output_dir, record_config, restore
 from mlmkit.train.setup import RunParts, build_parts
 from mlmkit.train.trackers import log_row, log_with, logging_dir, start_trackers, stop_trackers
 
@@ -100,12 +102,9 @@ def pretrain(config: RunConfig, resume: bool | None = None, description: str = "
 
 
 def _train(config: RunConfig, accelerator: Any, resume: bool, description: str) -> PretrainResult:
-    output_dir = Path(config.output_dir)
+    output_dir = prepare_output_dir(config, accelerator, resume)
     if accelerator.is_main_process:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "config.yaml").write_text(to_yaml(config), encoding="utf-8")
-    if accelerator.is_main_process:
-        logger.info(f"resolved config (saved as {output_dir / 'config.yaml'}):\n{to_yaml(config)}")
+        logger.info(f"resolved config:\n{to_yaml(config)}")
     parts = build_parts(config, accelerator)
     module = build_objective(parts.model, sparse=config.train.sparse_head).wrap(parts.model)
     steps = total_steps(config, accelerator.num_processes)
@@ -117,18 +116,21 @@ def _train(config: RunConfig, accelerator: Any, resume: bool, description: str) 
     module, optimizer, train_loader, eval_loader = accelerator.prepare(
         module, optimizer, parts.train_loader, parts.eval_loader
     )
-    accelerator.register_for_checkpointing(scheduler)
+    # Saved and restored by mlmkit itself (safetensors + JSON), never as Accelerate's pickled custom state.
+    objects = {"lr_scheduler": scheduler}
     if hasattr(parts.train_collator.masker, "state_dict"):  # content schedules' running state (POS-weighted EMA)
-        accelerator.register_for_checkpointing(parts.train_collator.masker)
+        objects["masker"] = parts.train_collator.masker
     if len(train_loader) == 0:
         raise MlmkitError(
             f"{len(parts.train_loader.dataset)} training blocks make no full batch of train.batch_size="
             f"{train.batch_size} per process; lower train.batch_size or use more text"
         )
-    position = _restore(accelerator, output_dir) if resume else Position()
+    record, changed = restore(config, accelerator, parts.tokenizer, objects, optimizer, scheduler) if resume else (None, False)
+    position = Position(**{key: record[key] for key in Position.__dataclass_fields__ if key in record}) if record else Position()
+    record_config(config, accelerator, record["step"] if record else None, changed)
     log = MetricsLog(output_dir, accelerator.is_main_process, truncate_after=position.step)
     start_trackers(accelerator, config)
-    loop = _Loop(config, accelerator, parts, module, optimizer, scheduler, train_loader, eval_loader, log, steps, description)
+    loop = _Loop(config, accelerator, parts, module, optimizer, scheduler, train_loader, eval_loader, log, steps, description, objects)
     try:
         loop.run(position)
     finally:
@@ -141,23 +143,11 @@ def _train(config: RunConfig, accelerator: Any, resume: bool, description: str) 
     return PretrainResult(final, model, position.step, loop.last_loss, loop.last_eval)
 
 
-def _restore(accelerator: Any, output_dir: Path) -> Position:
-    latest = checkpoint.latest_checkpoint(output_dir)
-    if latest is None:
-        if accelerator.is_main_process:
-            logger.info(f"no checkpoint in {checkpoint.checkpoint_dir(output_dir)}: starting from step 0")
-        return Position()
-    state = checkpoint.load_checkpoint(accelerator, latest)
-    if accelerator.is_main_process:
-        logger.info(f"resumed from {latest} at step {state['step']}")
-    return Position(**{key: state[key] for key in Position.__dataclass_fields__ if key in state})
-
-
 class _Loop:
     """The state one run carries between steps; `run` is the loop itself."""
 
-    def __init__(self, config, accelerator, parts: RunParts, module, optimizer, scheduler, train_loader, eval_loader, log, steps, description):
-        self.config, self.train = config, config.train
+    def __init__(self, config, accelerator, parts: RunParts, module, optimizer, scheduler, train_loader, eval_loader, log, steps, description, objects):
+        self.config, self.train, self.objects = config, config.train, objects
         self.accelerator, self.parts, self.module = accelerator, parts, module
         self.optimizer, self.scheduler = optimizer, scheduler
         self.train_loader, self.eval_loader = train_loader, eval_loader
@@ -181,6 +171,18 @@ class _Loop:
         bar = tqdm(total=self.steps, initial=position.step, disable=not self.accelerator.is_main_process, desc=self.description)
         self.window, self.clock = Window(), time.perf_counter() - position.seconds
         self.cpu_clock = time.process_time() - position.cpu_seconds
+        try:
+            self._steps(position, bar)
+        finally:
+            bar.close()  # before an error is printed, so the error is the last line
+        if self.window.micro_batches:
+            self._log_train(position)
+        if position.step % self.train.eval_every:
+            self._evaluate(position)
+        if position.step % self.train.save_every:
+            self._save(position)
+
+    def _steps(self, position: Position, bar: Any) -> None:
         while not self._done(position):
             # Through Accelerate's loader: its __iter__ re-applies its own epoch to the sampler.
             self.train_loader.set_epoch(position.epoch)
@@ -198,13 +200,6 @@ class _Loop:
                         break
             else:
                 position.epoch, position.batch_in_epoch = position.epoch + 1, 0
-        bar.close()
-        if self.window.micro_batches:
-            self._log_train(position)
-        if position.step % self.train.eval_every:
-            self._evaluate(position)
-        if position.step % self.train.save_every:
-            self._save(position)
 
     def _done(self, position: Position) -> bool:
         budget = self.train.max_tokens
@@ -222,12 +217,12 @@ class _Loop:
             loss, labelled, maskable, tokens = accelerator.reduce(local, "sum").tolist()
             loss /= accelerator.num_processes
             if not math.isfinite(loss):
-                self._stop_non_finite(loss, position)
+                self._stop_non_finite(f"the loss became {loss}", position)
             if self.observe is not None:
                 self.observe(outputs["target_ids"], outputs["token_loss"])
             accelerator.backward(outputs["loss"])
-            if accelerator.sync_gradients and self.train.max_grad_norm > 0:
-                accelerator.clip_grad_norm_(self.module.parameters(), self.train.max_grad_norm)
+            if accelerator.sync_gradients:
+                self._check_gradients(position)
             self.optimizer.step()
             self.optimizer.zero_grad()
         window = self.window
@@ -239,6 +234,14 @@ class _Loop:
         )
         position.tokens_seen += int(tokens)
         return accelerator.sync_gradients
+
+    def _check_gradients(self, position: Position) -> None:
+        """Clip (max_grad_norm > 0) and stop before the optimizer step on a non-finite gradient norm, so no
+        non-finite update reaches the weights. Under fp16 the gradient scaler skips such steps itself."""
+        limit = self.train.max_grad_norm if self.train.max_grad_norm > 0 else math.inf
+        norm = self.accelerator.clip_grad_norm_(self.module.parameters(), limit)  # None under DeepSpeed (its engine clips)
+        if norm is not None and not math.isfinite(float(norm)) and self.accelerator.scaler is None:
+            self._stop_non_finite(f"the gradient norm became {float(norm)}", position)
 
     def _after_step(self, position: Position, bar: Any) -> None:
         self.lr = self.scheduler.get_last_lr()[0]
@@ -317,14 +320,27 @@ class _Loop:
 
     def _save(self, position: Position) -> None:
         state = {key: getattr(position, key) for key in Position.__dataclass_fields__}
+        state["tokenizer_vocab_hash"] = tokenizer_vocab_hash(self.parts.tokenizer)
         checkpoint.save_checkpoint(
-            self.accelerator, self.module, self.parts.tokenizer, self.config.output_dir, state, self.train.keep_checkpoints
-        )
+            self.accelerator, self.module, self.parts.tokenizer, self.config.output_dir, state,
+            self.train.keep_checkpoints, to_yaml(self.config), self.objects,
+        )  # fmt: skip
 
-    def _stop_non_finite(self, loss: float, position: Position) -> None:
-        latest = checkpoint.latest_checkpoint(self.config.output_dir)
+    def _stop_non_finite(self, what: str, position: Position) -> None:
+        """Stop before a non-finite update. A checkpoint of the current weights is not good: resuming it
+        replays this very batch and fails again, whatever the new learning rate; it is moved aside."""
+        output_dir = self.config.output_dir
+        current = checkpoint.step_folder(output_dir, position.step)
+        moved = ""
+        if current.is_dir():
+            self.accelerator.wait_for_everyone()
+            if self.accelerator.is_main_process:
+                checkpoint.set_aside(current, "non-finite")
+            self.accelerator.wait_for_everyone()
+            moved = f" ({current.name}, whose weights lead to it, is moved aside as non-finite-{current.name})"
+        latest = checkpoint.latest_checkpoint(output_dir)
         raise MlmkitError(
-            f"the loss became {loss} at step {position.step + 1}; stopped without saving. "
-            f"Last good checkpoint: {latest or 'none (no checkpoint was written yet)'}. "
+            f"{what} at step {position.step + 1}; stopped before the optimizer step{moved}. "
+            f"Last good checkpoint: {latest or 'none (start afresh)'}. "
             "Lower train.lr, raise train.warmup_ratio, or use mixed_precision=bf16 instead of fp16, then resume"
         )

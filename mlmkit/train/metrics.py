@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from mlmkit.errors import MlmkitError
+from mlmkit.text_files import read_text_file
 from mlmkit.train.objectives import IGNORE_INDEX
 
 
@@ -15,7 +18,9 @@ class MetricsLog:
     """One JSON object per line in OUTPUT_DIR/metrics.jsonl (main process only).
 
     On resume, rows after the checkpoint's step (written by the interrupted run) are dropped, so the
-    file shows one continuous curve.
+    file shows one continuous curve. The kept rows are written to a temporary file that replaces the
+    old one in one rename, and every row is flushed as it is written: a kill at any moment leaves
+    every row logged so far, at worst with a torn last line, which `read_metrics` ignores.
     """
 
     def __init__(self, output_dir: Path, is_main: bool, truncate_after: int = 0) -> None:
@@ -23,10 +28,11 @@ class MetricsLog:
         self.handle = None
         if not is_main:
             return
-        kept = _rows_up_to(self.path, truncate_after) if truncate_after else []
-        self.handle = open(self.path, "w", encoding="utf-8")
-        for row in kept:
-            self.handle.write(json.dumps(row) + "\n")
+        if truncate_after:
+            _rewrite(self.path, [row for row in read_metrics(self.path) if row["step"] <= truncate_after] if self.path.is_file() else [])
+            self.handle = open(self.path, "a", encoding="utf-8")
+        else:
+            self.handle = open(self.path, "w", encoding="utf-8")
 
     def write(self, row: dict[str, Any]) -> None:
         if self.handle is None:
@@ -40,12 +46,36 @@ class MetricsLog:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The rows of a metrics.jsonl file."""
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The rows of a metrics.jsonl file; a torn last line (a run killed mid-write) is left out.
+
+    Raises:
+        MlmkitError: the file is not UTF-8, or a row before the last is not a JSON object with a step.
+    """
+    lines = read_text_file(path, "metrics file").splitlines()
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict) or "step" not in row:
+                raise ValueError("not an object with a step")
+        except ValueError as error:
+            if number == len(lines):
+                break  # torn by a kill while writing
+            raise MlmkitError(f"{path}, line {number}: not a metrics row ({error}); delete that line or rerun the run") from None
+        rows.append(row)
+    return rows
 
 
-def _rows_up_to(path: Path, step: int) -> list[dict[str, Any]]:
-    return [row for row in read_metrics(path) if row["step"] <= step] if path.is_file() else []
+def _rewrite(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Replace `path` by `rows` in one rename: a kill leaves the old file or the new one, never an empty one."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in rows)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
 
 
 def realised_rate_counts(batch: dict[str, torch.Tensor], special_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -17,6 +17,7 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     """What a run would do: steps, tokens, model size; raises MlmkitError where the config cannot work."""
     import torch
 
+    from mlmkit.data.output_folder import check_writable_folder
     from mlmkit.masking import MASKERS
     from mlmkit.models.factory import build_model_config, model_class, size_preset
     from mlmkit.train.inputs import corpus_files
@@ -24,10 +25,18 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     from mlmkit.train.optim import check_lr_scheduler_type
     from mlmkit.train.trackers import log_with
 
+    check_writable_folder(config.output_dir)
     tokenizer = _tokenizer_or_stand_in(config)
     if config.data.path:
         if not Path(config.data.path).is_dir():
             raise MlmkitError(f"data.path={config.data.path!r} is not a folder written by `mlmkit data prepare`")
+        if not isinstance(tokenizer, _VocabularyStandIn):
+            from mlmkit.data.prepared import load_prepared
+
+            try:
+                load_prepared(config.data.path, tokenizer, config.data.seq_len)
+            except MlmkitError as error:
+                raise MlmkitError(f"data.path: {error}") from None
     elif config.data.dataset:
         from mlmkit.data.sources import is_hub_name, open_dataset
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlmkit.data.output_folder import check_output_file
 from mlmkit.errors import MlmkitError
 from mlmkit.train.metrics import read_metrics
 
@@ -20,6 +21,7 @@ BASELINES = {"eval_accuracy": "eval_unigram_accuracy", "eval_whole_word_accuracy
 
 def plot_runs(run_dirs: list[str], out: str) -> Path:
     """One figure: rows = PANELS, columns = against step / against seconds, one line per run."""
+    check_output_file(out)
     from mlmkit.plotting import pyplot
 
     plt = pyplot()

@@ -19,6 +19,7 @@ A task can instead be a folder written by `DatasetDict.save_to_disk` at `DATA_DI
 from __future__ import annotations
 
 import csv
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Iterator
 
 from mlmkit.errors import MlmkitError
 from mlmkit.eval.glue.tasks import TaskSpec
+from mlmkit.text_files import check_utf8
 
 TRAIN_FILES = ("train.tsv", "train.sample.tsv")
 
@@ -48,6 +50,7 @@ def iter_tsv_rows(path: Path, header: tuple[str, ...] = (), skip_malformed: bool
             instead of raising `MlmkitError`.
     """
     skipped = 0
+    check_utf8(path, "GLUE file")
     with open(path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         columns = list(header) or next(reader, None)
@@ -70,10 +73,14 @@ def iter_tsv_rows(path: Path, header: tuple[str, ...] = (), skip_malformed: bool
 def _parse_label(spec: TaskSpec, value: str, where: str) -> int | float:
     """Label string -> class index (or float score for STS-B)."""
     if spec.is_regression:
+        low, high = spec.score_range
         try:
-            return float(value)
+            score = float(value)
         except ValueError:
-            raise MlmkitError(f"{where}: score {value!r} is not a number; {spec.name} needs a float score") from None
+            score = math.nan
+        if not low <= score <= high:  # False for nan and inf too
+            raise MlmkitError(f"{where}: score {value!r} is not a number from {low:g} to {high:g}; {spec.name} scores lie in that range")
+        return score
     if value not in spec.label_names:
         raise MlmkitError(f"{where}: label {value!r} is not one of {list(spec.label_names)} ({spec.name})")
     return spec.label_names.index(value)

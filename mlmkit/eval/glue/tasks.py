@@ -49,6 +49,7 @@ class TaskSpec:
         published_dev_rows: rows per dev file in the official GLUE release, to warn when a
             local dev file is partial (scores on it are not comparable to published ones).
         hparams: default fine-tuning hyper-parameters.
+        score_range: the (low, high) a regression score lies in (STS-B: 0 to 5, Cer et al. 2017).
     """
 
     name: str
@@ -63,6 +64,7 @@ class TaskSpec:
     skip_malformed: bool = False
     published_dev_rows: dict[str, int] = field(default_factory=lambda: {})
     hparams: HParams = HParams()
+    score_range: tuple[float, float] = (0.0, 5.0)
 
     @property
     def is_regression(self) -> bool:

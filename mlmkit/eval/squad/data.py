@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlmkit.errors import MlmkitError
+from mlmkit.text_files import read_text_file
 
 VERSIONS = ("1.1", "2.0")
 
@@ -104,7 +105,7 @@ def read_squad(path: str | Path) -> SquadFile:
     if not file.is_file():
         raise MlmkitError(f"SQuAD file {str(file)!r} does not exist; pass the path of a train-v1.1.json-style file")
     try:
-        payload = json.loads(file.read_text(encoding="utf-8"))
+        payload = json.loads(read_text_file(file, "SQuAD file"))
     except json.JSONDecodeError as error:
         raise MlmkitError(f"{str(file)!r} is not valid JSON (line {error.lineno}: {error.msg})") from error
     return parse_squad(payload, str(file))

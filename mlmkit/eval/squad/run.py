@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from mlmkit.data.output_folder import check_writable_folder
 from mlmkit.errors import MlmkitError
 from mlmkit.eval.squad.baseline import first_sentence_predictions
 from mlmkit.eval.squad.data import VERSIONS, SquadExample, read_squad, split_by_article
@@ -58,6 +59,12 @@ def load_splits(config: SquadConfig) -> tuple[list[SquadExample], list[SquadExam
     for file, path in zip(files, (config.train, config.dev)):
         if config.version == "1.1" and file.version == "2.0":
             raise MlmkitError(f"{path!r} is a SQuAD 2.0 file (unanswerable questions); pass --version 2.0")
+        unanswered = next((example for example in file.examples if not example.answers), None)
+        if config.version == "1.1" and unanswered is not None:
+            raise MlmkitError(
+                f"{path}: question {unanswered.id} (article {unanswered.title!r}) has no answers; every SQuAD v1.1 "
+                "question has at least one. Add its answers, or pass --version 2.0 for a file with unanswerable questions"
+            )
     bad_ids = {qid for file in files for qid in file.bad_ids}
     if config.max_train_samples is not None:
         train = train[: config.max_train_samples]
@@ -101,14 +108,15 @@ def train_and_predict(
     if not getattr(tokenizer, "is_fast", False):
         raise MlmkitError(f"the tokenizer in {config.model!r} is not a fast tokenizer; SQuAD windows need offset mappings")
     window_options = dict(max_length=config.max_length, doc_stride=config.doc_stride)
-    train_windows = build_windows(tokenizer, train, with_labels=True, skip_ids=frozenset(bad_ids), **window_options)
+    fine_tune = config.epochs > 0 and len(train) > 0
+    train_windows = build_windows(tokenizer, train, with_labels=True, skip_ids=frozenset(bad_ids), **window_options) if fine_tune else []
     dev_windows = build_windows(tokenizer, dev, **window_options)
     print(f"{len(train)} train questions -> {len(train_windows)} windows; {len(dev)} dev questions -> {len(dev_windows)} windows")
     accelerator = Accelerator()
     with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
         torch.manual_seed(config.seed)
         model = load_model(config.model, AutoModelForQuestionAnswering)
-        if config.epochs > 0 and len(train_windows) > 0:
+        if fine_tune:
             model = finetune(
                 model, _loader(train_windows.tensors, config.batch_size, config.seed), accelerator,
                 epochs=config.epochs, lr=config.lr, desc="squad fine-tune",
@@ -153,10 +161,17 @@ def run_squad(config: SquadConfig) -> dict[str, float]:
     """Fine-tune, predict and score; write OUT/predictions.json, OUT/results.json, OUT/null_odds.json
     (v2.0) and OUT/baseline.json; return the results."""
     check_model_folder(config.model)  # fail before the slow steps
+    check_writable_folder(config.out)
     train, dev, bad_ids = load_splits(config)
     _report_bad_ids(bad_ids, train)
     if not dev:
         raise MlmkitError("the dev set is empty; check --dev / --split-by-article / --max-eval-samples")
+    if config.epochs > 0 and all(example.id in bad_ids for example in train):
+        raise MlmkitError(
+            f"{config.train}: none of the {len(train)} training question(s) has an answer_start that points at its "
+            "answer text, so there is nothing to fine-tune on; fix the offsets (context[answer_start:][:len(text)] "
+            "must equal the text), or pass --epochs 0 to score the model as it is"
+        )
     decoded = train_and_predict(config, train, dev, bad_ids)
     predictions, results = score(dev, decoded, config)
     evaluate = evaluate_v1 if config.version == "1.1" else evaluate_v2
