@@ -190,6 +190,8 @@ RANGES: dict[str, Range] = {
     "data.seq_len": Range(3, example="128"),
     "data.eval_fraction": Range(0, 1, low_inclusive=False, high_inclusive=False, example="0.01 to 0.05"),
     "data.max_eval_blocks": POSITIVE,
+    "data.tokenize_batch_size": POSITIVE,
+    "data.num_proc": POSITIVE,
     "model.late_mask.late_layers": Range(1, example="2, as 3ML"),
     "train.max_steps": POSITIVE,
     "train.max_tokens": POSITIVE,
@@ -217,6 +219,8 @@ CHANGEABLE_ON_RESUME: dict[str, str] = {
     "output_dir": "the run folder may be moved or copied",
     "data.max_eval_blocks": "held-out evaluation from now on",
     "data.cache_dir": "where corpus blocks are cached (same blocks)",
+    "data.tokenize_batch_size": "documents per tokenizer call when blocks are prepared (same blocks)",
+    "data.num_proc": "tokenizer processes when blocks are prepared (same blocks)",
     "train.max_steps": "the run's length; the LR and masking schedules stretch to it",
     "train.max_tokens": "the run's length in tokens",
     "train.lr": "peak learning rate of the schedule from now on",
@@ -225,7 +229,8 @@ CHANGEABLE_ON_RESUME: dict[str, str] = {
     "train.eps": "the optimizer's eps from now on",
     "train.warmup_ratio": "the LR schedule from now on",
     "train.warmup_steps": "the LR schedule from now on",
-    "train.decay": "the LR schedule from now on",
+    "train.lr_scheduler_type": "the LR schedule from now on",
+    "train.lr_scheduler_kwargs": "the LR schedule from now on",
     "train.max_grad_norm": "gradient clipping from now on",
     "train.mixed_precision": "precision from now on (not to fp16 from another precision)",
     "train.sparse_head": "the MLM head's computation (same loss)",
@@ -236,6 +241,7 @@ CHANGEABLE_ON_RESUME: dict[str, str] = {
     "train.log_every": "logging interval",
     "train.num_workers": "data loader worker processes (same batches)",
     "train.resume": "whether to resume",
+    "train.report_to": "where metrics are also logged from now on",
 }
 
 
@@ -250,9 +256,9 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     Raises:
         MlmkitError: missing file, YAML error, unknown key (with the nearest valid one), wrong type.
     """
-    recipe = Path(path)
-    if not recipe.is_file():
-        raise MlmkitError(f"recipe {str(recipe)!r} does not exist; pass a YAML file, or a shipped recipe's name such as tiny-cpu (mlmkit recipes lists them)")
+    from mlmkit.recipes import recipe_path
+
+    recipe = recipe_path(path)
     try:
         tree = parse_yaml(read_text_file(recipe, "recipe")) or {}
     except yaml.YAMLError as error:

@@ -75,8 +75,8 @@ def check_corpus_files(paths: Iterable[str | Path]) -> list[Path]:
         if not path.is_file():
             what = "is a folder, not a file" if path.is_dir() else "does not exist"
             raise MlmkitError(f"corpus file {str(path)!r} {what}; pass UTF-8 text files")
-        check_utf8(path, "corpus file")  # the whole file, before any expensive work
         _refuse_structured(path)
+        check_utf8(path, "corpus file")  # the whole file, before any expensive work
         if next(read_documents(path), None) is None:
             raise MlmkitError(f"corpus file {str(path)!r} is empty (no non-blank line); pass a file with text in it")
     return files

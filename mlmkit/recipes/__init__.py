@@ -38,7 +38,7 @@ def recipe_path(name_or_path: str | Path) -> Path:
     if name in shipped and path.parent == Path("."):
         return shipped[name]
     raise MlmkitError(
-        f"recipe {str(name_or_path)!r} is neither a file nor a shipped recipe; pass a YAML file or one of: "
+        f"recipe {str(name_or_path)!r} does not exist: it is neither a file nor a shipped recipe; pass a YAML file or one of: "
         f"{', '.join(shipped)} (`mlmkit recipes` describes them)"
     )
 

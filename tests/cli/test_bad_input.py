@@ -172,10 +172,10 @@ CLI_CASES = [
     ("squad-all-offsets-wrong", lambda f, t: ["squad", "--model", str(f["qa"]), "--version", "1.1", "--train", f"{f['root']}/squad-offsets.json", "--dev", f"{f['root']}/squad-offsets.json", "--out", f"{t}/q", "--max-length", "128", "--doc-stride", "32"], r"squad-offsets\.json: none of the \d+ training question\(s\) has an answer_start"),
     ("squad-v11-dev-without-answers", lambda f, t: ["squad", "--model", str(f["qa"]), "--version", "1.1", "--train", f"{f['root']}/squad-offsets.json", "--dev", f"{f['root']}/squad-noanswer.json", "--out", f"{t}/q"], r"squad-noanswer\.json: question \w+ \(article .*\) has no answers"),
     # --dataset: a missing path is a path error at once, no Hub request
-    ("dataset-path-like", lambda f, t: ["data", "prepare", "--tokenizer", str(f["wordpiece"]), "--dataset", f"{t}/missing/", "--out", f"{t}/d"], r"dataset '.*missing/' does not exist"),
-    ("dataset-file-like", lambda f, t: ["data", "prepare", "--tokenizer", str(f["wordpiece"]), "--dataset", "docs.jsonl", "--out", f"{t}/d"], r"dataset 'docs\.jsonl' does not exist"),
+    ("dataset-path-like", lambda f, t: ["data", "prepare", "--tokenizer", str(f["wordpiece"]), "--dataset", f"{t}/missing/", "--out", f"{t}/d"], r"dataset path '.*missing/' does not exist"),
+    ("dataset-file-like", lambda f, t: ["data", "prepare", "--tokenizer", str(f["wordpiece"]), "--dataset", "docs.jsonl", "--out", f"{t}/d"], r"dataset path 'docs\.jsonl' does not exist"),
     ("dataset-typo-of-a-folder", lambda f, t: ["data", "prepare", "--tokenizer", str(f["wordpiece"]), "--dataset", f"{f['root']}/foldr", "--out", f"{t}/d"], r"does not exist; did you mean 'folder'\?"),
-    ("stats-dataset-path-like", lambda f, t: ["stats", "rom", "--tokenizer", str(f["wordpiece"]), "--dataset", "./nowhere", "--out", f"{t}/r.safetensors"], r"dataset '\./nowhere' does not exist"),
+    ("stats-dataset-path-like", lambda f, t: ["stats", "rom", "--tokenizer", str(f["wordpiece"]), "--dataset", "./nowhere", "--out", f"{t}/r.safetensors"], r"dataset path '\./nowhere' does not exist"),
     ("mlm-probability-quoted", lambda f, t: ["pretrain", str(_recipe(f, t)), "collator.options.mlm_probability='0.15'"], r"option collator\.options\.mlm_probability='0\.15' .*wrong type; expected a number"),
 ]
 
