@@ -33,6 +33,6 @@ def test_a_file_of_your_own_wins_and_unknown_names_fail_in_one_line(tmp_path, ca
     assert "max_steps: 7" in capsys.readouterr().out
     assert main(["pretrain", "tiny-gpu", "--dry-run"]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "recipe 'tiny-gpu' is neither a file nor a shipped recipe" in error and "tiny-cpu" in error
+    assert error.count("\n") == 1 and "recipe 'tiny-gpu' does not exist: it is neither a file nor a shipped recipe" in error and "tiny-cpu" in error
     with pytest.raises(Exception, match="neither a file nor a shipped recipe"):
         recipe_path("elsewhere/tiny-cpu.yaml")  # a path that does not exist is not a name
