@@ -3,8 +3,8 @@
 A collator pads a list of features, numbers words when its strategy needs them, asks the strategy for
 units, selects units under the token budget, and corrupts them. It works as
 `transformers.Trainer(data_collator=...)` (also with the default `remove_unused_columns=True`, which drops
-`word_ids` and `special_tokens_mask`: specials then come from the tokenizer's special ids and words from
-the vocabulary's conventions) and in a `DataLoader` with any `num_workers`.
+`word_ids` and `special_tokens_mask`: specials then come from the tokenizer's special ids and words are
+derived from the ids by the tokenizer's own rules, `mlmkit.data.words`) and in a `DataLoader` with any `num_workers`.
 
 Reproducibility: every batch gets its own generator seeded from (seed, epoch, global batch index), like
 fairseq's (seed, epoch, index) (papers.md §1b), so masks do not depend on `num_workers` and a resumed run
@@ -20,13 +20,13 @@ from typing import Any
 
 import torch
 
+from mlmkit.data.words import WordBoundaries, batch_word_ids, special_token_ids
 from mlmkit.errors import MlmkitError, did_you_mean
 from mlmkit.masking import MASKERS
 from mlmkit.masking.corruption import check_replacement_probs, replacement_vocabulary
 from mlmkit.masking.outputs import OUTPUTS, SelectedBatch
 from mlmkit.masking.padding import column_contains, pad_feature
 from mlmkit.masking.selection import select_units, token_budget
-from mlmkit.masking.units import derive_word_ids, normalize_word_ids, word_start_table
 from mlmkit.schedules import ScheduleSpec, build_schedule
 from mlmkit.value_types import describe_type, matches_type
 
@@ -97,11 +97,11 @@ class MaskingCollator:
         self.total_batches: int | None = None
         self.pad_token_id = int(tokenizer.pad_token_id)
         self.mask_token_id = int(tokenizer.mask_token_id)
-        self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)
+        self.special_ids = torch.tensor(special_token_ids(tokenizer), dtype=torch.long)
         self.special_table = torch.zeros(max(len(tokenizer), int(self.special_ids.max()) + 1), dtype=torch.bool)  # (V,)
         self.special_table[self.special_ids] = True
         self.replacement_ids = replacement_vocabulary(tokenizer)
-        self.start_table = word_start_table(tokenizer) if masker.needs_words else None
+        self.word_boundaries = WordBoundaries.from_tokenizer(tokenizer) if masker.needs_words else None
         self.epoch = 0
         self.start_batch = 0
         self._calls = 0
@@ -222,11 +222,9 @@ class MaskingCollator:
             ) from None
 
     def _word_ids(self, features: list[dict[str, Any]], input_ids: torch.Tensor, maskable: torch.Tensor) -> torch.Tensor:
-        """Words from the features' `word_ids` if present, else from the vocabulary's conventions."""
+        """Words from the features' `word_ids` if present, else derived from the ids (`mlmkit.data.words`)."""
         given = self._optional(features, "word_ids", -1, input_ids.shape[1])
-        if given is None:
-            return derive_word_ids(input_ids, maskable, self.start_table)
-        return normalize_word_ids(given.masked_fill_(~maskable, -1))
+        return batch_word_ids(self.word_boundaries, input_ids, maskable, given)
 
 
 def _check_options(

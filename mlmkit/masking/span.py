@@ -21,7 +21,8 @@ from typing import ClassVar
 
 import torch
 
-from mlmkit.masking.units import count_units, number_runs
+from mlmkit.data.words import number_runs
+from mlmkit.masking.units import count_units
 
 
 @dataclass(frozen=True)
