@@ -32,7 +32,7 @@ from mlmkit.errors import MlmkitError, did_you_mean
 from mlmkit.masking import MASKERS
 from mlmkit.masking.corruption import check_replacement_probs, replacement_vocabulary
 from mlmkit.masking.outputs import OUTPUTS, SelectedBatch
-from mlmkit.masking.padding import column_contains, pad_feature
+from mlmkit.masking.padding import check_column_lengths, column_contains, pad_feature, row_lengths
 from mlmkit.masking.selection import select_units, token_budget
 from mlmkit.schedules import ScheduleSpec, build_schedule
 from mlmkit.value_types import describe_type, matches_type
@@ -229,17 +229,21 @@ class MaskingCollator:
                 f"{type(features).__name__} of {len(features) if hasattr(features, '__len__') else '?'} items"
                 + (f" with keys {sorted(features[0])}" if features and hasattr(features[0], 'keys') else "")
             )
-        input_ids, lengths_mask = pad_feature(features, "input_ids", self.pad_token_id, self.pad_to_multiple_of)
+        input_ids, inside = pad_feature(features, "input_ids", self.pad_token_id, self.pad_to_multiple_of)
+        self._check_ids(input_ids, inside)
+        lengths = row_lengths(inside)
         generator = self.next_generator(input_ids)
-        attention_mask = lengths_mask.long()
-        if column_contains(features, "attention_mask", 0):  # rows padded before collation: read their mask
-            attention_mask *= self._optional(features, "attention_mask", 0, input_ids.shape[1])
-        is_special = self.special_table[input_ids.clamp(0, self.special_table.numel() - 1)]  # a gather, cheaper than isin
+        attention_mask = inside.long()
+        if features[0].get("attention_mask") is not None:
+            check_column_lengths(features, "attention_mask", lengths)
+            if column_contains(features, "attention_mask", 0):  # rows padded before collation: read their mask
+                attention_mask *= self._optional(features, "attention_mask", 0, lengths, input_ids.shape[1])
+        is_special = self.special_table[input_ids]  # a gather, cheaper than isin
         maskable = attention_mask.bool() & ~is_special
-        special_tokens_mask = self._optional(features, "special_tokens_mask", 1, input_ids.shape[1])
+        special_tokens_mask = self._optional(features, "special_tokens_mask", 1, lengths, input_ids.shape[1])
         if special_tokens_mask is not None:
             maskable &= special_tokens_mask == 0
-        word_ids = self._word_ids(features, input_ids, maskable) if self.masker.needs_words else None
+        word_ids = self._word_ids(features, input_ids, maskable, lengths) if self.masker.needs_words else None
         place = getattr(self.masker, "place", None)  # strategies that place their own units (MASS fragments)
         choose = getattr(self.masker, "choose", None)  # strategies that select from their ids (InforMask modes)
         if place is not None:
@@ -250,32 +254,44 @@ class MaskingCollator:
             schedule_inputs = {"progress": self.progress()} if getattr(self.masker, "uses_progress", False) else {}
             unit_ids, unit_weights = self.masker.units(input_ids, maskable, word_ids, generator, **schedule_inputs)
             budget = token_budget(maskable, self.current_rate())
-            selected = select_units(unit_ids, budget, generator, unit_weights, truncate=self.masker.truncatable)
+            cut = word_ids if self.masker.truncatable else None
+            selected = select_units(unit_ids, budget, generator, unit_weights, truncate_at_words=cut)
         extras = {}
-        token_type_ids = self._optional(features, "token_type_ids", 0, input_ids.shape[1])
+        token_type_ids = self._optional(features, "token_type_ids", 0, lengths, input_ids.shape[1])
         if token_type_ids is not None:
             extras["token_type_ids"] = token_type_ids
-        return SelectedBatch(input_ids, attention_mask, maskable, unit_ids, selected, generator, extras)
+        return SelectedBatch(input_ids, attention_mask, maskable, unit_ids, selected, generator, extras, word_ids)
 
     def outputs(self, batch: SelectedBatch) -> dict[str, torch.Tensor]:
         """Turn the selected batch into model inputs with the output stage chosen by `output`."""
         return OUTPUTS[self.output](self, batch)
 
-    def _optional(self, features: list[dict[str, Any]], key: str, fill: int, length: int) -> torch.Tensor | None:
-        """Pad column `key` to `length` if the features have it (HF's rule: the first feature's keys), else None."""
+    def _check_ids(self, input_ids: torch.Tensor, inside: torch.Tensor) -> None:
+        """Raise MlmkitError naming the feature if an id is outside the tokenizer's vocabulary."""
+        size = len(self.tokenizer)
+        if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= size):
+            row, position = (((input_ids < 0) | (input_ids >= size)) & inside).nonzero()[0].tolist()
+            raise MlmkitError(
+                f"feature {row}: input_ids holds {int(input_ids[row, position])} at position {position}, outside the "
+                f"tokenizer's ids 0..{size - 1}; build the collator with the tokenizer that made these ids"
+            )
+
+    def _optional(self, features: list[dict[str, Any]], key: str, fill: int, lengths: np.ndarray, width: int) -> torch.Tensor | None:
+        """Pad per-token column `key` to `width` if the features have it (HF's rule: the first feature's keys),
+        else None. Every row must have its input_ids row's length."""
         if features[0].get(key) is None:
             return None
         try:
-            return pad_feature(features, key, fill, length=length)[0]
+            return pad_feature(features, key, fill, length=width, row_lengths=lengths)[0]
         except (KeyError, TypeError):
             raise MlmkitError(
                 f"feature column {key!r} is in the first feature but missing or None in another; "
                 "give every feature the same columns"
             ) from None
 
-    def _word_ids(self, features: list[dict[str, Any]], input_ids: torch.Tensor, maskable: torch.Tensor) -> torch.Tensor:
+    def _word_ids(self, features: list[dict[str, Any]], input_ids: torch.Tensor, maskable: torch.Tensor, lengths: np.ndarray) -> torch.Tensor:
         """Words from the features' `word_ids` if present, else derived from the ids (`mlmkit.data.words`)."""
-        given = self._optional(features, "word_ids", -1, input_ids.shape[1])
+        given = self._optional(features, "word_ids", -1, lengths, input_ids.shape[1])
         return batch_word_ids(self.word_boundaries, input_ids, maskable, given)
 
 
