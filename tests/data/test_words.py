@@ -12,7 +12,7 @@ from transformers import AutoTokenizer
 import mlmkit
 from mlmkit.data.pipeline import prepare_dataset
 from mlmkit.errors import MlmkitError
-from mlmkit.data.words import WordBoundaries, is_cjk, normalize_word_ids, special_token_ids, text_word_ids
+from mlmkit.data.words import CJK_RANGES, WordBoundaries, is_cjk, normalize_word_ids, special_token_ids, text_word_ids
 
 CHINESE = "我们今天在北京大学学习自然语言处理和机器学习的基本方法"  # 27 ideographs
 NON_LATIN = [
@@ -48,6 +48,10 @@ def _wiki_texts(shared_data, count=600):
     return [line.strip() for line in lines if line.strip()][:count]
 
 
+def _ideograph(char: str) -> bool:
+    return any(low <= ord(char) <= high for low, high in CJK_RANGES)
+
+
 def reference_words(encoding, index: int, text: str) -> list[int]:
     """Plain-Python oracle: `word_ids()`, plus a new word at a token that begins its own character at an
     ideograph (no whitespace before it) or right after one. -1 for special tokens."""
@@ -58,8 +62,8 @@ def reference_words(encoding, index: int, text: str) -> list[int]:
             previous = None
             continue
         own = start >= previous_end and end > start and not text[start].isspace()
-        here = start < len(text) and is_cjk(ord(text[start]))
-        after = start > 0 and is_cjk(ord(text[start - 1]))
+        here = start < len(text) and _ideograph(text[start])
+        after = start > 0 and _ideograph(text[start - 1])
         ruled = own and (after or (here and not (start > 0 and text[start - 1].isspace())))
         word += int(previous is None or ruled or tokenizer_word != previous)
         words.append(word)
@@ -91,17 +95,19 @@ def test_derived_words_equal_the_tokenizers_words_on_wikitext_and_other_scripts(
     texts = _wiki_texts(shared_data) + NON_LATIN
     encoding = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
     pipeline = text_word_ids(encoding, texts)
-    boundaries = WordBoundaries.from_tokenizer(tokenizer)
-    specials = torch.tensor(special_token_ids(tokenizer))
-    words = 0
+    expected = [reference_words(encoding, index, text) for index, text in enumerate(texts)]
     for index, text in enumerate(texts):
-        expected = reference_words(encoding, index, text)
-        assert pipeline[index] == expected, text
-        input_ids = torch.tensor([encoding["input_ids"][index]])
-        maskable = ~torch.isin(input_ids, specials)
-        expected = normalize_word_ids(torch.tensor([expected]).masked_fill(~maskable, -1))
-        assert torch.equal(boundaries(input_ids, maskable), expected), text
-        words += int(expected.max()) + 1
+        assert pipeline[index] == expected[index], text
+    # All texts as one padded batch, as the collator sees them: words never cross padding.
+    width = max(map(len, expected))
+    input_ids = torch.tensor([ids + [tokenizer.pad_token_id] * (width - len(ids)) for ids in encoding["input_ids"]])
+    padded = torch.tensor([row + [-1] * (width - len(row)) for row in expected])
+    maskable = (padded >= 0) & ~torch.isin(input_ids, torch.tensor(special_token_ids(tokenizer)))
+    expected_ids = normalize_word_ids(padded.masked_fill(~maskable, -1))
+    derived = WordBoundaries.from_tokenizer(tokenizer)(input_ids, maskable)
+    differing = (derived != expected_ids).any(dim=1).nonzero().flatten().tolist()
+    assert not differing, [texts[i] for i in differing[:3]]
+    words = int((expected_ids.max(dim=1).values + 1).sum())
     assert words > 40_000
 
 
@@ -224,3 +230,13 @@ def test_character_classes_follow_unicode():
 
     assert [character_class(ord(c)) for c in " a,中©"] == [SPACE, LETTER, ASCII_PUNCT, CJK, SYMBOL]
     assert unicodedata.category("é") == "Ll" and character_class(ord("é")) == LETTER
+
+
+def test_the_cli_segmenter_option_names_a_function_or_says_what_to_fix():
+    from mlmkit.cli.data import load_segmenter
+
+    assert callable(load_segmenter("textwrap:wrap"))
+    with pytest.raises(MlmkitError, match=r"--segmenter 'jieba' must be MODULE:FUNCTION, e.g. jieba:lcut"):
+        load_segmenter("jieba")
+    with pytest.raises(MlmkitError, match=r"could not be loaded .* install the module \(pip install no_such_segmenter\)"):
+        load_segmenter("no_such_segmenter:cut")
