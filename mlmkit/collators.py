@@ -4,7 +4,7 @@ A collator pads a list of features, numbers words when its strategy needs them, 
 units, selects units under the token budget, and corrupts them. It works as
 `transformers.Trainer(data_collator=...)` (also with the default `remove_unused_columns=True`, which drops
 `word_ids` and `special_tokens_mask`: specials then come from the tokenizer's special ids and words are
-derived from the ids by the tokenizer's own rules, `mlmkit.data.words`) and in a `DataLoader` with any `num_workers`.
+derived from the ids by the tokenizer's own rules, `mlmkit.data.word_boundaries`) and in a `DataLoader` with any `num_workers`.
 
 Reproducibility: every batch gets its own generator seeded from (seed, epoch, the batch's content), in the
 spirit of fairseq's (seed, epoch, index) (papers.md §1b): masks do not depend on `num_workers`, differ
@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from mlmkit.data.words import WordBoundaries, batch_word_ids, special_token_ids
+from mlmkit.data.word_boundaries import WordBoundaries, batch_word_ids
+from mlmkit.data.words import special_token_ids
 from mlmkit.errors import MlmkitError, did_you_mean
 from mlmkit.masking import MASKERS
 from mlmkit.masking.corruption import check_replacement_probs, replacement_vocabulary
@@ -290,7 +291,7 @@ class MaskingCollator:
             ) from None
 
     def _word_ids(self, features: list[dict[str, Any]], input_ids: torch.Tensor, maskable: torch.Tensor, lengths: np.ndarray) -> torch.Tensor:
-        """Words from the features' `word_ids` if present, else derived from the ids (`mlmkit.data.words`)."""
+        """Words from the features' `word_ids` if present, else derived from the ids (`mlmkit.data.word_boundaries`)."""
         given = self._optional(features, "word_ids", -1, lengths, input_ids.shape[1])
         return batch_word_ids(self.word_boundaries, input_ids, maskable, given)
 

@@ -7,7 +7,7 @@ fast tokenizer's `word_ids()`, each CJK ideograph a word unless a `segmenter` gi
 `mlmkit.data.tokenizing`, `num_proc` processes), packs them into rows (`mlmkit.data.packing`) and appends
 the rows to the output's arrow shards (`mlmkit.data.saved_dataset`). It is one pass over the input: memory
 holds a few batches, never the corpus. A dataset with only an `input_ids` column (already tokenized) gets
-its word ids derived from the ids (`mlmkit.data.words.WordBoundaries`). The saved
+its word ids derived from the ids (`mlmkit.data.word_boundaries`). The saved
 columns are the masking collators' input: `input_ids`, `attention_mask`, `special_tokens_mask`, `word_ids`
 (block-local, -1 on specials and padding).
 
@@ -42,7 +42,8 @@ from mlmkit.data.saved_dataset import SavedDatasetWriter, write_split_index
 from mlmkit.data.sources import DocumentSource, corpus_source, document_source
 from mlmkit.data.tokenizer import check_mlm_tokenizer, tokenizer_vocab_hash
 from mlmkit.data.tokenizing import TokenizedBatch, tokenized_batches
-from mlmkit.data.words import Segmenter, WordBoundaries, special_token_ids
+from mlmkit.data.word_boundaries import WordBoundaries
+from mlmkit.data.words import Segmenter, special_token_ids
 from mlmkit.errors import MlmkitError
 
 logger = logging.getLogger(__name__)

@@ -188,7 +188,7 @@ def test_wordpiece_word_ids_equal_those_derived_from_the_vocabulary(source, trai
     """After Trainer drops `word_ids`, the collator derives words from the ids: they must be the same words."""
     import torch
 
-    from mlmkit.data.words import WordBoundaries
+    from mlmkit.data.word_boundaries import WordBoundaries
 
     tokenizer = load_mlm_tokenizer(minilm_path if source == "minilm" else trained_tokenizers["wordpiece"])
     rows = prepare_dataset(tokenizer, seq_len=128, out_dir=tmp_path / "data", corpus_files=[small_corpus]).dataset

@@ -12,7 +12,8 @@ from transformers import AutoTokenizer
 import mlmkit
 from mlmkit.data.pipeline import prepare_dataset
 from mlmkit.errors import MlmkitError
-from mlmkit.data.words import CJK_RANGES, WordBoundaries, is_cjk, normalize_word_ids, special_token_ids, text_word_ids
+from mlmkit.data.word_boundaries import WordBoundaries
+from mlmkit.data.words import CJK_RANGES, is_cjk, normalize_word_ids, special_token_ids, text_word_ids
 
 CHINESE = "我们今天在北京大学学习自然语言处理和机器学习的基本方法"  # 27 ideographs
 NON_LATIN = [
@@ -226,7 +227,7 @@ def test_a_slow_tokenizer_is_refused_with_a_fix():
 
 
 def test_character_classes_follow_unicode():
-    from mlmkit.data.words import ASCII_PUNCT, CJK, LETTER, SPACE, SYMBOL, character_class
+    from mlmkit.data.word_boundaries import ASCII_PUNCT, CJK, LETTER, SPACE, SYMBOL, character_class
 
     assert [character_class(ord(c)) for c in " a,中©"] == [SPACE, LETTER, ASCII_PUNCT, CJK, SYMBOL]
     assert unicodedata.category("é") == "Ll" and character_class(ord("é")) == LETTER
