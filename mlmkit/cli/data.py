@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--dataset",
         metavar="NAME_OR_PATH",
         help="a data file or folder of them, a save_to_disk folder, or a Hub dataset name; one document per row, "
-        "text in --text-column (or token ids in 'input_ids': word ids then come from the vocabulary's ##/Ġ/▁ convention)",
+        "text in --text-column (or token ids in 'input_ids': word ids are then derived from the ids by the tokenizer's rules)",
     )
     prepare.add_argument("--seq-len", type=int, default=128, help="tokens per row, specials included (default: 128)")
     prepare.add_argument("--out", required=True, metavar="DIR", help="output folder")
