@@ -33,11 +33,14 @@ class MaskingScheduleCallback(TrainerCallback):
         self.gradient_accumulation_steps = 1
         self.position: tuple[int, int] | None = None
 
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps per epoch, as the Trainer counts them (a partial last accumulation is a step)."""
+        return max(-(-self.batches_per_epoch // self.gradient_accumulation_steps), 1)
+
     def batches_before(self, step: int) -> int:
         """Training batches consumed by the first `step` optimizer steps (an epoch's last step may take fewer
-        than gradient_accumulation_steps batches, as the Trainer counts them)."""
-        steps_per_epoch = max(-(-self.batches_per_epoch // self.gradient_accumulation_steps), 1)
-        epochs, steps = divmod(step, steps_per_epoch)
+        than gradient_accumulation_steps batches)."""
+        epochs, steps = divmod(step, self.steps_per_epoch())
         return epochs * self.batches_per_epoch + steps * self.gradient_accumulation_steps
 
     def on_train_begin(self, args: Any, state: Any, control: Any, train_dataloader: Any = None, **kwargs: Any) -> None:
@@ -46,8 +49,8 @@ class MaskingScheduleCallback(TrainerCallback):
         self.collator.set_total_batches(max(self.batches_before(state.max_steps), 1))
 
     def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        steps_per_epoch = max(-(-self.batches_per_epoch // self.gradient_accumulation_steps), 1)
-        self.collator.set_epoch(state.global_step // steps_per_epoch, start_batch=self.batches_before(state.global_step))
+        epoch = state.global_step // self.steps_per_epoch()  # also right when resuming mid-epoch
+        self.collator.set_epoch(epoch, start_batch=self.batches_before(state.global_step))
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Remember where training is: evaluation may follow, with batches from the same collator."""
