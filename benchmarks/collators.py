@@ -9,7 +9,7 @@ Features given to each collator:
 - HF random:      input_ids, attention_mask, special_tokens_mask (its fast path; without the mask it loops per row)
 - HF whole_word:  the same plus offset_mapping (its whole-word mode needs offsets)
 - ours:           input_ids, attention_mask, special_tokens_mask, word_ids (what `mlmkit data prepare` writes)
-- ours, ids only: input_ids, attention_mask (what transformers.Trainer passes by default; words from the vocabulary)
+- ours, ids only: input_ids, attention_mask (what transformers.Trainer passes by default; words derived from the ids)
 
 Timed with one torch thread by default, as in a DataLoader worker, in CPU time of the calling thread
 (`time.thread_time`): tokens per CPU-second, i.e. tokens/s per CPU worker (STYLE §3.8). CPU time, unlike

@@ -3,12 +3,18 @@
 A collator pads a list of features, numbers words when its strategy needs them, asks the strategy for
 units, selects units under the token budget, and corrupts them. It works as
 `transformers.Trainer(data_collator=...)` (also with the default `remove_unused_columns=True`, which drops
-`word_ids` and `special_tokens_mask`: specials then come from the tokenizer's special ids and words from
-the vocabulary's conventions) and in a `DataLoader` with any `num_workers`.
+`word_ids` and `special_tokens_mask`: specials then come from the tokenizer's special ids and words are
+derived from the ids by the tokenizer's own rules, `mlmkit.data.word_boundaries`) and in a `DataLoader` with any `num_workers`.
 
-Reproducibility: every batch gets its own generator seeded from (seed, epoch, global batch index), like
-fairseq's (seed, epoch, index) (papers.md §1b), so masks do not depend on `num_workers` and a resumed run
-can replay them (`set_epoch(epoch, start_batch)`).
+Reproducibility: every batch gets its own generator seeded from (seed, epoch, the batch's content), in the
+spirit of fairseq's (seed, epoch, index) (papers.md §1b): masks do not depend on `num_workers`, differ
+between epochs (dynamic masking, RoBERTa §4.1), and replay on resume wherever the same batches come back,
+with no callback: under `transformers.Trainer` each epoch's shuffle is new and a resumed run gets the same
+batches. The epoch is the one `set_epoch` gave (our loop, `MaskingScheduleCallback`); without it, the
+collator counts passes itself: a batch equal to the first one this worker slot (or the main process)
+collated starts a new pass, which is how an unshuffled DataLoader starts every epoch, in worker processes
+too (the count lives in shared memory, since workers are new processes every epoch). Two batches with the
+same ids in one epoch get the same masks.
 """
 
 from __future__ import annotations
@@ -18,15 +24,17 @@ import typing
 from dataclasses import fields
 from typing import Any
 
+import numpy as np
 import torch
 
+from mlmkit.data.word_boundaries import WordBoundaries, batch_word_ids
+from mlmkit.data.words import special_token_ids
 from mlmkit.errors import MlmkitError, did_you_mean
 from mlmkit.masking import MASKERS
 from mlmkit.masking.corruption import check_replacement_probs, replacement_vocabulary
 from mlmkit.masking.outputs import OUTPUTS, SelectedBatch
-from mlmkit.masking.padding import column_contains, pad_feature
+from mlmkit.masking.padding import check_column_lengths, column_contains, pad_feature, row_lengths
 from mlmkit.masking.selection import select_units, token_budget
-from mlmkit.masking.units import derive_word_ids, normalize_word_ids, word_start_table
 from mlmkit.schedules import ScheduleSpec, build_schedule
 from mlmkit.value_types import describe_type, matches_type
 
@@ -42,9 +50,31 @@ def _splitmix64(value: int) -> int:
     return value ^ (value >> 31)
 
 
-def batch_seed(seed: int, epoch: int, batch_index: int) -> int:
-    """Mix (seed, epoch, global batch index) into one 63-bit seed; neighbouring triples give unrelated seeds."""
-    return _splitmix64(_splitmix64(_splitmix64(seed) ^ epoch) ^ batch_index) >> 1
+def batch_seed(seed: int, epoch: int, batch_key: int) -> int:
+    """Mix (seed, epoch, batch key) into one 63-bit seed; neighbouring triples give unrelated seeds."""
+    return _splitmix64(_splitmix64(_splitmix64(seed) ^ epoch) ^ (batch_key & _UINT64)) >> 1
+
+
+_HASH_WEIGHTS = np.zeros(0, dtype=np.uint64)
+
+
+def content_hash(input_ids: torch.Tensor) -> int:
+    """A 64-bit hash of a padded batch (B, T): a weighted sum of its ids with fixed odd random weights
+    (wrapping uint64 arithmetic, one pass over the tokens), mixed with its shape."""
+    global _HASH_WEIGHTS
+    size = input_ids.numel()
+    with np.errstate(over="ignore"):
+        if _HASH_WEIGHTS.size < size:  # SplitMix64 of 0, 1, 2, ..., made odd
+            value = np.arange(max(size, 2 * _HASH_WEIGHTS.size), dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+            value = (value ^ (value >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            value = (value ^ (value >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            _HASH_WEIGHTS = (value ^ (value >> np.uint64(31))) | np.uint64(1)
+        ids = input_ids.numpy().reshape(-1).astype(np.uint64)
+        total = int((ids * _HASH_WEIGHTS[:size]).sum(dtype=np.uint64))
+    return _splitmix64(total ^ (input_ids.shape[0] << 32) ^ input_ids.shape[1])
+
+
+MAX_WORKER_SLOTS = 256  # DataLoader workers whose passes are counted apart (worker id modulo this)
 
 
 class MaskingCollator:
@@ -97,23 +127,26 @@ class MaskingCollator:
         self.total_batches: int | None = None
         self.pad_token_id = int(tokenizer.pad_token_id)
         self.mask_token_id = int(tokenizer.mask_token_id)
-        self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)
+        self.special_ids = torch.tensor(special_token_ids(tokenizer), dtype=torch.long)
         self.special_table = torch.zeros(max(len(tokenizer), int(self.special_ids.max()) + 1), dtype=torch.bool)  # (V,)
         self.special_table[self.special_ids] = True
         self.replacement_ids = replacement_vocabulary(tokenizer)
-        self.start_table = word_start_table(tokenizer) if masker.needs_words else None
-        self.epoch = 0
+        self.word_boundaries = WordBoundaries.from_tokenizer(tokenizer) if masker.needs_words else None
+        self.epoch: int | None = None  # None: count passes automatically (see the module docstring)
         self.start_batch = 0
         self._calls = 0
         self._batch_index = 0
         self.process_index, self.num_processes = 0, 1
+        # Per slot (main process, then worker ids): [first batch seen, its content hash, passes]; shared so
+        # that the workers of later epochs (new processes) see what earlier ones recorded.
+        self._passes = torch.zeros(1 + MAX_WORKER_SLOTS, 3, dtype=torch.int64).share_memory_()
 
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
-        """Start a new epoch (new masks), or resume at batch `start_batch` with the same masks.
+        """Set the epoch (masks are a function of seed, epoch and batch) and the global index of the next batch.
 
-        `start_batch` counts batches from the start of training (not of the epoch) when a schedule is
-        used, since training progress is read from it. Call before the DataLoader's iterator is created:
-        worker processes copy the collator then.
+        `start_batch` counts batches from the start of training (not of the epoch): a schedule reads
+        training progress from it. Call before the DataLoader's iterator is created: worker processes
+        copy the collator then. Without any call the collator counts epochs itself (module docstring).
         """
         self.epoch = int(epoch)
         self.start_batch = int(start_batch)
@@ -149,20 +182,40 @@ class MaskingCollator:
         """The masking rate for the batch being collated: the schedule's, else `mlm_probability`."""
         return self.mlm_probability if self.schedule is None else float(self.schedule(self.progress()))
 
-    def next_generator(self) -> torch.Generator:
-        """The generator of the next batch this copy of the collator produces.
+    def training_position(self) -> tuple[int, int]:
+        """What advances with every batch this copy collates; `restore_position` undoes batches that were not
+        training batches (`MaskingScheduleCallback` brackets the Trainer's evaluation with the two)."""
+        return self._calls, self._batch_index
 
-        DataLoader workers take batches round-robin, so worker w's k-th batch is global batch
-        start_batch + w + num_workers × k, whatever num_workers is. With `persistent_workers=True` the
-        workers keep their copies across epochs, so `set_epoch` does not reach them: masks still differ
-        between epochs and are reproducible, but are not the ones num_workers=0 gives.
+    def restore_position(self, position: tuple[int, int]) -> None:
+        self._calls, self._batch_index = position
+
+    def next_generator(self, input_ids: torch.Tensor) -> torch.Generator:
+        """The generator of the batch `input_ids` (B, T, padded), which this copy of the collator collates next.
+
+        Seeded from (seed, epoch, content): see the module docstring. Also advances the global batch index
+        that schedules read: DataLoader workers take batches round-robin, so worker w's k-th batch is
+        batch start_batch + w + num_workers × k of this process, whatever num_workers is (`set_process`). With
+        `persistent_workers=True` the workers keep their copies across epochs, so `set_epoch` does not
+        reach them: give such a DataLoader no `set_epoch` calls and the collator counts passes itself.
         """
         info = torch.utils.data.get_worker_info()
         worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        index = (self.start_batch + worker_id + num_workers * self._calls) * self.num_processes + self.process_index
+        self._batch_index = (self.start_batch + worker_id + num_workers * self._calls) * self.num_processes + self.process_index
         self._calls += 1
-        self._batch_index = index
-        return torch.Generator().manual_seed(batch_seed(self.seed, self.epoch, index))
+        key = content_hash(input_ids)
+        epoch = self.epoch if self.epoch is not None else self._count_passes(0 if info is None else 1 + worker_id % MAX_WORKER_SLOTS, key)
+        return torch.Generator().manual_seed(batch_seed(self.seed, epoch, key))
+
+    def _count_passes(self, slot: int, key: int) -> int:
+        """Passes over the data seen by this slot: one more each time its first batch comes back."""
+        row = self._passes[slot]  # only the process of this slot writes it
+        signed = key - (1 << 64) if key >= 1 << 63 else key
+        if not bool(row[0]):
+            row[0], row[1] = 1, signed
+        elif int(row[1]) == signed:
+            row[2] += 1
+        return int(row[2])
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         """Collate `features` (dicts with `input_ids`, optional `attention_mask`, `special_tokens_mask`,
@@ -177,17 +230,21 @@ class MaskingCollator:
                 f"{type(features).__name__} of {len(features) if hasattr(features, '__len__') else '?'} items"
                 + (f" with keys {sorted(features[0])}" if features and hasattr(features[0], 'keys') else "")
             )
-        generator = self.next_generator()
-        input_ids, lengths_mask = pad_feature(features, "input_ids", self.pad_token_id, self.pad_to_multiple_of)
-        attention_mask = lengths_mask.long()
-        if column_contains(features, "attention_mask", 0):  # rows padded before collation: read their mask
-            attention_mask *= self._optional(features, "attention_mask", 0, input_ids.shape[1])
-        is_special = self.special_table[input_ids.clamp(0, self.special_table.numel() - 1)]  # a gather, cheaper than isin
+        input_ids, inside = pad_feature(features, "input_ids", self.pad_token_id, self.pad_to_multiple_of)
+        self._check_ids(input_ids, inside)
+        lengths = row_lengths(inside)
+        generator = self.next_generator(input_ids)
+        attention_mask = inside.long()
+        if features[0].get("attention_mask") is not None:
+            check_column_lengths(features, "attention_mask", lengths)
+            if column_contains(features, "attention_mask", 0):  # rows padded before collation: read their mask
+                attention_mask *= self._optional(features, "attention_mask", 0, lengths, input_ids.shape[1])
+        is_special = self.special_table[input_ids]  # a gather, cheaper than isin
         maskable = attention_mask.bool() & ~is_special
-        special_tokens_mask = self._optional(features, "special_tokens_mask", 1, input_ids.shape[1])
+        special_tokens_mask = self._optional(features, "special_tokens_mask", 1, lengths, input_ids.shape[1])
         if special_tokens_mask is not None:
             maskable &= special_tokens_mask == 0
-        word_ids = self._word_ids(features, input_ids, maskable) if self.masker.needs_words else None
+        word_ids = self._word_ids(features, input_ids, maskable, lengths) if self.masker.needs_words else None
         place = getattr(self.masker, "place", None)  # strategies that place their own units (MASS fragments)
         choose = getattr(self.masker, "choose", None)  # strategies that select from their ids (InforMask modes)
         if place is not None:
@@ -198,35 +255,45 @@ class MaskingCollator:
             schedule_inputs = {"progress": self.progress()} if getattr(self.masker, "uses_progress", False) else {}
             unit_ids, unit_weights = self.masker.units(input_ids, maskable, word_ids, generator, **schedule_inputs)
             budget = token_budget(maskable, self.current_rate())
-            selected = select_units(unit_ids, budget, generator, unit_weights, truncate=self.masker.truncatable)
+            cut = word_ids if self.masker.truncatable else None
+            selected = select_units(unit_ids, budget, generator, unit_weights, truncate_at_words=cut)
         extras = {}
-        token_type_ids = self._optional(features, "token_type_ids", 0, input_ids.shape[1])
+        token_type_ids = self._optional(features, "token_type_ids", 0, lengths, input_ids.shape[1])
         if token_type_ids is not None:
             extras["token_type_ids"] = token_type_ids
-        return SelectedBatch(input_ids, attention_mask, maskable, unit_ids, selected, generator, extras)
+        return SelectedBatch(input_ids, attention_mask, maskable, unit_ids, selected, generator, extras, word_ids)
 
     def outputs(self, batch: SelectedBatch) -> dict[str, torch.Tensor]:
         """Turn the selected batch into model inputs with the output stage chosen by `output`."""
         return OUTPUTS[self.output](self, batch)
 
-    def _optional(self, features: list[dict[str, Any]], key: str, fill: int, length: int) -> torch.Tensor | None:
-        """Pad column `key` to `length` if the features have it (HF's rule: the first feature's keys), else None."""
+    def _check_ids(self, input_ids: torch.Tensor, inside: torch.Tensor) -> None:
+        """Raise MlmkitError naming the feature if an id is outside the tokenizer's vocabulary."""
+        size = len(self.tokenizer)
+        if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= size):
+            row, position = (((input_ids < 0) | (input_ids >= size)) & inside).nonzero()[0].tolist()
+            raise MlmkitError(
+                f"feature {row}: input_ids holds {int(input_ids[row, position])} at position {position}, outside the "
+                f"tokenizer's ids 0..{size - 1}; build the collator with the tokenizer that made these ids"
+            )
+
+    def _optional(self, features: list[dict[str, Any]], key: str, fill: int, lengths: np.ndarray, width: int) -> torch.Tensor | None:
+        """Pad per-token column `key` to `width` if the features have it (HF's rule: the first feature's keys),
+        else None. Every row must have its input_ids row's length."""
         if features[0].get(key) is None:
             return None
         try:
-            return pad_feature(features, key, fill, length=length)[0]
+            return pad_feature(features, key, fill, length=width, row_lengths=lengths)[0]
         except (KeyError, TypeError):
             raise MlmkitError(
                 f"feature column {key!r} is in the first feature but missing or None in another; "
                 "give every feature the same columns"
             ) from None
 
-    def _word_ids(self, features: list[dict[str, Any]], input_ids: torch.Tensor, maskable: torch.Tensor) -> torch.Tensor:
-        """Words from the features' `word_ids` if present, else from the vocabulary's conventions."""
-        given = self._optional(features, "word_ids", -1, input_ids.shape[1])
-        if given is None:
-            return derive_word_ids(input_ids, maskable, self.start_table)
-        return normalize_word_ids(given.masked_fill_(~maskable, -1))
+    def _word_ids(self, features: list[dict[str, Any]], input_ids: torch.Tensor, maskable: torch.Tensor, lengths: np.ndarray) -> torch.Tensor:
+        """Words from the features' `word_ids` if present, else derived from the ids (`mlmkit.data.word_boundaries`)."""
+        given = self._optional(features, "word_ids", -1, lengths, input_ids.shape[1])
+        return batch_word_ids(self.word_boundaries, input_ids, maskable, given)
 
 
 def _check_options(

@@ -13,7 +13,9 @@ row starts with [CLS] or <s>. No token is dropped: the last row is padded (atten
 With --unpacked every document gets its own rows, [CLS] text [SEP] + padding; a document longer
 than seq-len - 2 tokens is split into several rows, never truncated.
 Columns: input_ids, attention_mask, special_tokens_mask, word_ids (per row from 0, -1 on special
-tokens and padding; a word cut at a row edge is a partial word in both rows).
+tokens and padding; a word cut at a row edge is a partial word in both rows). Words are the tokenizer's
+word_ids(), with each CJK ideograph a word of its own; --segmenter jieba:lcut gives Chinese text the
+segmenter's words instead (Chinese whole-word masking, Cui et al. 2019).
 Without --corpus or --dataset the embedded corpus is used (WikiText-2 raw validation, CC BY-SA 3.0).
 --corpus takes plain text files; --dataset takes what `datasets` reads: a data file or a folder of them
 (.jsonl/.json, .csv/.tsv, .parquet, .arrow, .txt one row per line; .gz/.bz2/.xz/.zst compressed too),
@@ -60,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--dataset",
         metavar="NAME_OR_PATH",
         help="a data file or folder of them, a save_to_disk folder, or a Hub dataset name; one document per row, "
-        "text in --text-column (or token ids in 'input_ids': word ids then come from the vocabulary's ##/Ġ/▁ convention)",
+        "text in --text-column (or token ids in 'input_ids': word ids are then derived from the ids by the tokenizer's rules)",
     )
     prepare.add_argument("--seq-len", type=int, default=128, help="tokens per row, specials included (default: 128)")
     prepare.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -77,7 +79,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_dataset_options(prepare)
     prepare.add_argument("--overwrite", action="store_true", help="replace --out if it was prepared from other inputs")
+    prepare.add_argument(
+        "--segmenter",
+        metavar="MODULE:FUNCTION",
+        help="word segmenter for CJK text, a function text -> list of words (e.g. jieba:lcut); default: each ideograph is a word",
+    )
     prepare.set_defaults(func=run)
+
+
+def load_segmenter(spec: str):
+    """The function named by "MODULE:FUNCTION" (e.g. "jieba:lcut"), or MlmkitError saying what is wrong."""
+    import importlib
+
+    from mlmkit.errors import MlmkitError
+
+    module_name, _, name = spec.partition(":")
+    if not module_name or not name:
+        raise MlmkitError(f"--segmenter {spec!r} must be MODULE:FUNCTION, e.g. jieba:lcut")
+    try:
+        function = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as error:
+        raise MlmkitError(f"--segmenter {spec!r} could not be loaded ({error}); install the module (pip install {module_name}) or fix the name") from None
+    if not callable(function):
+        raise MlmkitError(f"--segmenter {spec!r} is not a function of text")
+    return function
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         split=args.split,
         max_position_embeddings=args.max_position_embeddings,
         overwrite=args.overwrite,
+        segmenter=load_segmenter(args.segmenter) if args.segmenter else None,
     )
     verb = "reused (same inputs and options)" if result.reused else "saved"
     print(f"{verb} {args.out}: {result.dataset}")

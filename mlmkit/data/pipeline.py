@@ -2,11 +2,12 @@
 
 `prepare_dataset` reads documents (text files via `mlmkit.data.corpus`, or any dataset `mlmkit.data.sources`
 opens: data files, save_to_disk folders, the Hub, a `Dataset` or `IterableDataset`, one document per row),
-tokenizes them in batches of `tokenize_batch_size` documents keeping the fast tokenizer's word ids
-(`mlmkit.data.tokenizing`, `num_proc` processes), packs them into rows (`mlmkit.data.packing`) and appends
+tokenizes them in batches of `tokenize_batch_size` documents keeping their words (`mlmkit.data.words`: the
+fast tokenizer's `word_ids()`, each CJK ideograph a word unless a `segmenter` gives the words;
+`mlmkit.data.tokenizing`, `num_proc` processes), packs them into rows (`mlmkit.data.packing`) and appends
 the rows to the output's arrow shards (`mlmkit.data.saved_dataset`). It is one pass over the input: memory
 holds a few batches, never the corpus. A dataset with only an `input_ids` column (already tokenized) gets
-its word ids from the vocabulary's conventions instead (`mlmkit.masking.units.derive_word_ids`). The saved
+its word ids derived from the ids (`mlmkit.data.word_boundaries`). The saved
 columns are the masking collators' input: `input_ids`, `attention_mask`, `special_tokens_mask`, `word_ids`
 (block-local, -1 on specials and padding).
 
@@ -41,12 +42,14 @@ from mlmkit.data.saved_dataset import SavedDatasetWriter, write_split_index
 from mlmkit.data.sources import DocumentSource, corpus_source, document_source
 from mlmkit.data.tokenizer import check_mlm_tokenizer, tokenizer_vocab_hash
 from mlmkit.data.tokenizing import TokenizedBatch, tokenized_batches
+from mlmkit.data.word_boundaries import WordBoundaries
+from mlmkit.data.words import Segmenter, special_token_ids
 from mlmkit.errors import MlmkitError
 
 logger = logging.getLogger(__name__)
 
 CACHE_FILE = "mlmkit_prepare.json"
-FORMAT_VERSION = 2  # bump when the layout of the rows changes, so old caches are not reused
+FORMAT_VERSION = 3  # bump when the layout of the rows changes, so old caches are not reused
 TOKENIZE_BATCH_SIZE = 1000
 
 
@@ -78,6 +81,7 @@ def prepare_dataset(
     split: str = "train",
     max_position_embeddings: int | None = None,
     overwrite: bool = False,
+    segmenter: Segmenter | None = None,
 ) -> PreparedData:
     """Tokenize and pack a corpus into rows of `seq_len` tokens; save it in `out_dir`.
 
@@ -98,8 +102,11 @@ def prepare_dataset(
         text_column: column of `dataset` holding the text.
         split: split to use when `dataset` has several.
         max_position_embeddings: the model's limit, checked against `seq_len` if given (for
-            RoBERTa, whose positions start at padding_idx + 1, pass max_position_embeddings - 2).
+            RoBERTa, whose positions start at pad_token_id + 1, pass max_position_embeddings - pad_token_id - 1).
         overwrite: replace an existing output made from other inputs.
+        segmenter: `text -> words` (e.g. `jieba.lcut`), picklable when num_proc > 1: the words of CJK text
+            (Chinese whole-word masking, Cui et al. 2019); without one each ideograph is a word. Its module
+            and name are part of the cache key.
 
     Returns:
         PreparedData with the saved dataset (loaded from `out_dir`).
@@ -118,6 +125,8 @@ def prepare_dataset(
     else:
         source = document_source(dataset, text_column, split, dataset_config)
     options = {"seq_len": seq_len, "packed": packed, "validation_fraction": validation_fraction, "seed": seed}
+    if segmenter is not None:
+        options["segmenter"] = f"{getattr(segmenter, '__module__', '?')}.{getattr(segmenter, '__qualname__', repr(segmenter))}"
     key = _cache_key(source.identity, tokenizer, options) if source.identity is not None else None
     cached = _cached(out_dir, key) if key is not None else None
     if cached is not None:
@@ -128,7 +137,7 @@ def prepare_dataset(
             "choose another folder or pass --overwrite (overwrite=True) to replace it"
         )
     with atomic_folder(out_dir, overwrite=True) as temporary:
-        stats = _build(source, tokenizer, temporary, options, num_proc, tokenize_batch_size, key or _hash(str(temporary)))
+        stats = _build(source, tokenizer, temporary, options, num_proc, tokenize_batch_size, key or _hash(str(temporary)), segmenter)
         # The tokenizer's vocabulary hash: blocks loaded later with another tokenizer are refused (data/prepared.py).
         record = {"cache_key": key, "options": options, "stats": stats, "tokenizer_vocab_hash": tokenizer_vocab_hash(tokenizer)}
         (temporary / CACHE_FILE).write_text(json.dumps(record, indent=2))
@@ -183,7 +192,10 @@ class _Split:
         self.writer.write(rows)
 
 
-def _build(source: DocumentSource, tokenizer: Any, folder: Path, options: dict[str, Any], num_proc: int, batch_size: int, fingerprint: str) -> dict[str, Any]:
+def _build(
+    source: DocumentSource, tokenizer: Any, folder: Path, options: dict[str, Any], num_proc: int, batch_size: int, fingerprint: str,
+    segmenter: Segmenter | None,
+) -> dict[str, Any]:
     """Stream documents -> tokens -> rows into `folder`; return the counts (per split when there are two)."""
     from tqdm.auto import tqdm
 
@@ -192,7 +204,7 @@ def _build(source: DocumentSource, tokenizer: Any, folder: Path, options: dict[s
     splits = {name: _Split(folder / name if len(names) > 1 else folder, tokenizer, options) for name in names}
     held_out = SystematicSample(fraction, options["seed"])
     with tqdm(unit=" documents", desc="Preparing") as progress:
-        for ids, words, offsets in _token_batches(source, tokenizer, num_proc, batch_size):
+        for ids, words, offsets in _token_batches(source, tokenizer, num_proc, batch_size, segmenter):
             ids, words, offsets = _drop_empty(ids, words, offsets)
             progress.update(len(offsets) - 1)
             if fraction == 0:
@@ -234,13 +246,11 @@ class SystematicSample:
         return np.floor((index + 1) * self.fraction + self.offset) > np.floor(index * self.fraction + self.offset)
 
 
-def _token_batches(source: DocumentSource, tokenizer: Any, num_proc: int, batch_size: int) -> Iterator[TokenizedBatch]:
+def _token_batches(source: DocumentSource, tokenizer: Any, num_proc: int, batch_size: int, segmenter: Segmenter | None) -> Iterator[TokenizedBatch]:
     if not source.pretokenized:
-        return tokenized_batches(tokenizer, source.batches(batch_size), num_proc)
-    from mlmkit.masking.units import word_start_table
-
-    start_table = word_start_table(tokenizer)
-    return (_pretokenized_batch(batch, tokenizer, start_table) for batch in source.batches(batch_size))
+        return tokenized_batches(tokenizer, source.batches(batch_size), num_proc, segmenter)
+    boundaries = WordBoundaries.from_tokenizer(tokenizer)
+    return (_pretokenized_batch(batch, tokenizer, boundaries) for batch in source.batches(batch_size))
 
 
 def _drop_empty(ids: np.ndarray, words: np.ndarray, offsets: np.ndarray) -> TokenizedBatch:
@@ -258,16 +268,14 @@ def _select_documents(ids: np.ndarray, words: np.ndarray, offsets: np.ndarray, k
     return ids[tokens], words[tokens], np.concatenate([[0], np.cumsum(lengths[keep])])
 
 
-def _pretokenized_batch(batch: list[list[int]], tokenizer: Any, start_table: Any) -> TokenizedBatch:
-    """Word ids for documents given only as ids, from the vocabulary's "##"/"Ġ"/"▁" convention.
+def _pretokenized_batch(batch: list[list[int]], tokenizer: Any, boundaries: WordBoundaries) -> TokenizedBatch:
+    """Word ids for documents given only as ids, derived from the ids by the tokenizer's rules.
 
     Special ids already in the documents (a [CLS]/[SEP] the user's tokenizer added) are dropped:
     packing adds its own. Documents go into one row with a non-maskable slot between them, so
-    `derive_word_ids` restarts words at every document.
+    words restart at every document.
     """
     import torch
-
-    from mlmkit.masking.units import derive_word_ids
 
     lengths = np.array([len(ids) for ids in batch], dtype=np.int64)
     flat = np.fromiter(itertools.chain.from_iterable(batch), np.int64, int(lengths.sum()))
@@ -277,12 +285,12 @@ def _pretokenized_batch(batch: list[list[int]], tokenizer: Any, start_table: Any
             "pass the tokenizer the ids were made with"
         )
     document = np.repeat(np.arange(len(lengths)), lengths)
-    keep = ~np.isin(flat, tokenizer.all_special_ids)
+    keep = ~np.isin(flat, special_token_ids(tokenizer))
     flat, document = flat[keep], document[keep]
     positions = np.arange(len(flat)) + document
     row, maskable = np.zeros(len(flat) + len(lengths), np.int64), np.zeros(len(flat) + len(lengths), bool)
     row[positions], maskable[positions] = flat, True
-    words = derive_word_ids(torch.from_numpy(row)[None], torch.from_numpy(maskable)[None], start_table)[0].numpy()[positions]
+    words = boundaries(torch.from_numpy(row)[None], torch.from_numpy(maskable)[None])[0].numpy()[positions]
     kept = np.bincount(document, minlength=len(lengths))
     return flat.astype(np.int32), words.astype(np.int32), np.concatenate([[0], np.cumsum(kept)])
 

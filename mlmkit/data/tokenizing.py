@@ -4,7 +4,8 @@ A batch of D documents becomes `(ids, words, offsets)`: token ids and document-l
 documents end to end (int32, (L,)) and each document's start (int64, (D+1,)), the arrow-style layout that
 `mlmkit.data.packing` cuts into rows. Only the Rust tokenizer (`tokenizers.Tokenizer`) runs here, never
 Python per token, and special-token text in the corpus stays text (`encode_special_tokens`), as with
-`split_special_tokens=True`.
+`split_special_tokens=True`. Word ids are `word_ids()`; a document with CJK ideographs (or every document,
+given a segmenter) gets the one rule of `mlmkit.data.words.document_word_ids` applied.
 
 With `num_proc` > 1 batches go to worker processes (spawned, each with a one-threaded copy of the
 tokenizer, as `datasets.map(num_proc=...)` would use) and come back in order; at most two batches per
@@ -24,17 +25,21 @@ from typing import Any
 
 import numpy as np
 
+from mlmkit.data.words import Segmenter, contains_cjk, document_word_ids
+
 TokenizedBatch = tuple[np.ndarray, np.ndarray, np.ndarray]  # ids (L,), words (L,), offsets (D+1,)
 
 _worker_tokenizer: Any = None
+_worker_segmenter: Segmenter | None = None
 
 
-def tokenize_documents(backend: Any, texts: list[str]) -> TokenizedBatch:
+def tokenize_documents(backend: Any, texts: list[str], segmenter: Segmenter | None = None) -> TokenizedBatch:
     """Token ids, word ids and document offsets of `texts` (no special tokens added).
 
     Args:
         backend: a `tokenizers.Tokenizer` (a fast tokenizer's `backend_tokenizer`).
         texts: D documents.
+        segmenter: optional `text -> words` for CJK text (`mlmkit.data.words.document_word_ids`).
     """
     encodings = backend.encode_batch(texts, add_special_tokens=False)
     lengths = np.fromiter((len(encoding.ids) for encoding in encodings), np.int64, len(encodings))
@@ -45,7 +50,11 @@ def tokenize_documents(backend: Any, texts: list[str]) -> TokenizedBatch:
         words = np.fromiter(itertools.chain.from_iterable(word_lists), np.int32, total)
     except TypeError:  # a token outside any word (an added token) has word id None
         words = np.array([-1 if word is None else word for encoding in encodings for word in encoding.word_ids], np.int32)
-    return ids, words, np.concatenate([[0], np.cumsum(lengths)])
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    for document, (text, encoding) in enumerate(zip(texts, encodings)):
+        if segmenter is not None or contains_cjk(text):
+            words[offsets[document] : offsets[document + 1]] = document_word_ids(encoding.word_ids, encoding.offsets, text, segmenter)
+    return ids, words, offsets
 
 
 def plain_backend(tokenizer_json: str) -> Any:
@@ -60,32 +69,36 @@ def plain_backend(tokenizer_json: str) -> Any:
     return backend
 
 
-def _start_worker(tokenizer_json: str) -> None:
+def _start_worker(tokenizer_json: str, segmenter: Segmenter | None) -> None:
     os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one process per core already; no threads on top
-    global _worker_tokenizer
-    _worker_tokenizer = plain_backend(tokenizer_json)
+    global _worker_tokenizer, _worker_segmenter
+    _worker_tokenizer, _worker_segmenter = plain_backend(tokenizer_json), segmenter
 
 
 def _tokenize_in_worker(texts: list[str]) -> TokenizedBatch:
-    return tokenize_documents(_worker_tokenizer, texts)
+    return tokenize_documents(_worker_tokenizer, texts, _worker_segmenter)
 
 
-def tokenized_batches(tokenizer: Any, batches: Iterable[list[str]], num_proc: int = 1) -> Iterator[TokenizedBatch]:
+def tokenized_batches(
+    tokenizer: Any, batches: Iterable[list[str]], num_proc: int = 1, segmenter: Segmenter | None = None
+) -> Iterator[TokenizedBatch]:
     """Tokenize each batch of documents with the fast `tokenizer`, yielding results in input order.
 
     Args:
         tokenizer: a transformers fast tokenizer.
         batches: lists of document texts; consumed lazily.
         num_proc: worker processes (1: tokenize in this process with the tokenizer's threads).
+        segmenter: optional `text -> words` for CJK text; picklable when num_proc > 1.
     """
     tokenizer_json = tokenizer.backend_tokenizer.to_str()
     if num_proc <= 1:
         backend = plain_backend(tokenizer_json)
         for texts in batches:
-            yield tokenize_documents(backend, texts)
+            yield tokenize_documents(backend, texts, segmenter)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a threaded process (torch, the tokenizer's pool)
-    with ProcessPoolExecutor(num_proc, mp_context=context, initializer=_start_worker, initargs=(tokenizer_json,)) as pool:
+    initargs = (tokenizer_json, segmenter)
+    with ProcessPoolExecutor(num_proc, mp_context=context, initializer=_start_worker, initargs=initargs) as pool:
         pending: deque[Future] = deque()
         for texts in batches:
             pending.append(pool.submit(_tokenize_in_worker, texts))

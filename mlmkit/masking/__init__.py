@@ -15,7 +15,6 @@ from mlmkit.masking.rom import RomMasker
 from mlmkit.masking.selection import select_units, token_budget
 from mlmkit.masking.span import SpanMasker
 from mlmkit.masking.token import TokenMasker
-from mlmkit.masking.units import derive_word_ids, normalize_word_ids, word_start_table
 from mlmkit.masking.whole_word import WholeWordMasker
 
 MASKERS: dict[str, type] = {
@@ -39,10 +38,7 @@ __all__ = [
     "TokenMasker",
     "WholeWordMasker",
     "apply_replacement",
-    "derive_word_ids",
-    "normalize_word_ids",
     "replacement_vocabulary",
     "select_units",
     "token_budget",
-    "word_start_table",
 ]

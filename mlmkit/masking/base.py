@@ -17,8 +17,8 @@ class Masker(Protocol):
 
     Class attributes:
         needs_words: the collator must provide `word_ids` (otherwise None is passed).
-        truncatable: the unit that crosses the budget is cut so the budget is exact (SpanBERT), rather
-            than taken whole.
+        truncatable: the unit (whole words) that crosses the budget is cut after the word that reaches it
+            (SpanBERT's last span, kept whole-word: overshoot < one word), rather than taken whole.
         corrupt_per_unit: 80/10/10 is drawn once per unit rather than per token (strategies may make this
             a dataclass field so users can choose).
     """

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from mlmkit.data.words import special_token_ids
 from mlmkit.masking.units import count_units
 
 IGNORE_INDEX = -100  # labels value that PyTorch's cross-entropy and HF models skip
@@ -19,14 +20,13 @@ _UNUSED_TOKEN = re.compile(r"^\[unused\d+\]$|^<unused\d+>$")
 
 
 def replacement_vocabulary(tokenizer: Any) -> torch.Tensor:
-    """Ids that random replacement may draw: the vocabulary without special, added special and unused ids.
+    """Ids that random replacement may draw: the vocabulary without special (`special_token_ids`) and unused ids.
 
     Returns:
         LongTensor (N,), sorted.
     """
     size = len(tokenizer)
-    excluded = set(tokenizer.all_special_ids)
-    excluded.update(i for i, token in tokenizer.added_tokens_decoder.items() if token.special)
+    excluded = set(special_token_ids(tokenizer))
     tokens = tokenizer.convert_ids_to_tokens(list(range(size)))
     ids = [i for i, token in enumerate(tokens) if i not in excluded and token and not _UNUSED_TOKEN.match(token)]
     return torch.tensor(ids, dtype=torch.long)

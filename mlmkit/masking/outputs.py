@@ -29,6 +29,7 @@ class SelectedBatch:
     selected: torch.Tensor  # (B, T) bool, the positions to predict
     generator: torch.Generator  # this batch's generator, for the output stage's own draws
     extras: dict[str, torch.Tensor] = field(default_factory=dict)  # padded model inputs passed through (token_type_ids)
+    word_ids: torch.Tensor | None = None  # (B, T) long, the words the strategy grouped (None if it needs none)
 
 
 def corrupt(collator: Any, batch: SelectedBatch) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,9 +13,41 @@ from typing import Any
 import numpy as np
 import torch
 
+from mlmkit.errors import MlmkitError
 
-def _flatten(rows: list[Any], fill: int) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate rows (lists, tuples, arrays or tensors) into one int64 array; None becomes `fill`."""
+_ROW_HELP = (
+    "give one row per feature: a list of ints or a 1-D array/tensor (a (1, L) tensor, as "
+    "tokenizer(text, return_tensors='pt') makes, is read as its one row)"
+)
+
+
+def _one_row(row: Any, key: str, index: int) -> Any:
+    """The feature's row as a flat sequence of ints: a (1, L) array/tensor or [[...]] unwrapped; MlmkitError
+    naming the feature for anything else (more dimensions, strings, floats)."""
+    if isinstance(row, (list, tuple)):
+        if len(row) and isinstance(row[0], (list, tuple, np.ndarray, torch.Tensor)):
+            if len(row) != 1:
+                raise MlmkitError(f"feature {index}: {key!r} is a list of {len(row)} rows; {_ROW_HELP}")
+            return _one_row(row[0], key, index)
+        for value in (row[0], row[-1]) if len(row) else ():  # the ends only: a check per row, not per token
+            if isinstance(value, (str, bytes, float)):
+                raise MlmkitError(f"feature {index}: {key!r} holds {type(value).__name__} values ({value!r}); ids must be ints, from the tokenizer")
+        return row
+    if isinstance(row, (np.ndarray, torch.Tensor)):
+        shape = tuple(row.shape)
+        if len(shape) > 2 or (len(shape) == 2 and shape[0] != 1) or len(shape) == 0:
+            raise MlmkitError(f"feature {index}: {key!r} has shape {shape}; {_ROW_HELP}")
+        floating = row.is_floating_point() if isinstance(row, torch.Tensor) else row.dtype.kind not in "iub"
+        if floating:
+            raise MlmkitError(f"feature {index}: {key!r} has dtype {row.dtype}; ids must be integers, from the tokenizer")
+        return row.reshape(-1)
+    raise MlmkitError(f"feature {index}: {key!r} is a {type(row).__name__}; {_ROW_HELP}")
+
+
+def _flatten(rows: list[Any], fill: int, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate rows (lists, tuples, arrays or tensors) into one int64 array; None becomes `fill` (in
+    per-token columns such as word_ids; input_ids must be ids throughout)."""
+    rows = [_one_row(row, key, index) for index, row in enumerate(rows)]
     lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     total = int(lengths.sum())
     if isinstance(rows[0], (list, tuple)):
@@ -23,14 +55,27 @@ def _flatten(rows: list[Any], fill: int) -> tuple[np.ndarray, np.ndarray]:
             return np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=total), lengths
         except TypeError:  # None inside (word_ids of special tokens)
             flat = chain.from_iterable(rows)
-            return np.fromiter((fill if v is None else v for v in flat), dtype=np.int64, count=total), lengths
+            try:
+                if key == "input_ids":
+                    raise TypeError("no None among ids")
+                return np.fromiter((fill if v is None else v for v in flat), dtype=np.int64, count=total), lengths
+            except (TypeError, ValueError):
+                pass
+        except ValueError:
+            pass
+        def wrong(value: Any) -> bool:
+            return not isinstance(value, (int, np.integer)) and (value is not None or key == "input_ids")
+
+        index = next(i for i, row in enumerate(rows) if any(map(wrong, row)))
+        bad = next(filter(wrong, rows[index]))
+        raise MlmkitError(f"feature {index}: {key!r} holds {bad!r} ({type(bad).__name__}); ids must be ints, from the tokenizer")
     arrays = [np.asarray(row.cpu() if isinstance(row, torch.Tensor) else row, dtype=np.int64).reshape(-1) for row in rows]
     return (np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)), lengths
 
 
 def column_contains(features: list[dict[str, Any]], key: str, value: int) -> bool:
     """True if column `key` exists and holds `value` in some row; a C-level scan, much cheaper than padding it."""
-    return features[0].get(key) is not None and any(value in feature[key] for feature in features)
+    return features[0].get(key) is not None and any(value in _one_row(feature[key], key, i) for i, feature in enumerate(features))
 
 
 def pad_feature(
@@ -39,6 +84,7 @@ def pad_feature(
     fill: int,
     pad_to_multiple_of: int | None = None,
     length: int | None = None,
+    row_lengths: np.ndarray | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad column `key` of every feature with `fill`.
 
@@ -47,20 +93,46 @@ def pad_feature(
         key: the column to pad.
         fill: padding value.
         pad_to_multiple_of: round the padded length up to a multiple of this.
-        length: pad to exactly this length (rows must not be longer); default: the longest row.
+        length: pad to exactly this length; default: the longest row.
+        row_lengths: (B,) lengths every row must have (those of `input_ids`, for a per-token column).
 
     Returns:
         (LongTensor (B, T), BoolTensor (B, T) True on the rows' own positions).
+
+    Raises:
+        MlmkitError: a row that is not one row of ints, or whose length differs from `row_lengths`.
     """
-    flat, lengths = _flatten([feature[key] for feature in features], fill)
+    flat, lengths = _flatten([feature[key] for feature in features], fill, key)
+    if row_lengths is not None:
+        _check_lengths(key, lengths, row_lengths)
     target = int(lengths.max()) if length is None else length
     if pad_to_multiple_of:
         target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
-    if int(lengths.max(initial=0)) > target:
-        raise ValueError(f"feature {key!r} has a row of {int(lengths.max())} tokens, longer than input_ids ({target})")
     if flat.size == len(features) * target:  # every row already has the target length (packed blocks)
         return torch.from_numpy(flat.reshape(len(features), target)), torch.ones(len(features), target, dtype=torch.bool)
     inside = np.arange(target) < lengths[:, None]  # (B, T)
     padded = np.full((len(features), target), fill, dtype=np.int64)
     padded[inside] = flat
     return torch.from_numpy(padded), torch.from_numpy(inside)
+
+
+def row_lengths(inside: torch.Tensor) -> np.ndarray:
+    """(B,) row lengths from the `inside` mask that `pad_feature` returns."""
+    return inside.sum(dim=1).numpy()
+
+
+def check_column_lengths(features: list[dict[str, Any]], key: str, expected: np.ndarray) -> None:
+    """Raise MlmkitError unless every feature's `key` row has the length in `expected` (B,): no padding of
+    a per-token column with values that would change its meaning."""
+    rows = [_one_row(feature[key], key, index) for index, feature in enumerate(features)]
+    _check_lengths(key, np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)), expected)
+
+
+def _check_lengths(key: str, lengths: np.ndarray, expected: np.ndarray) -> None:
+    if not np.array_equal(lengths, expected):
+        row = int(np.flatnonzero(lengths != expected)[0])
+        raise MlmkitError(
+            f"feature {row}: column {key!r} has {int(lengths[row])} values but input_ids has {int(expected[row])}; "
+            "a per-token column needs one value per token (word_ids, special_tokens_mask and attention_mask from "
+            "the same tokenizer call as input_ids, special tokens included)"
+        )

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from mlmkit.masking.units import number_runs
+from mlmkit.data.words import number_runs
 from mlmkit.stats.artifact import load_stats
 from mlmkit.stats.hashing import batch_word_hashes, lookup, ngram_hashes
 

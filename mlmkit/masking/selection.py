@@ -8,8 +8,9 @@ over rows, units or tokens, and O(B·T) memory.
 
 Budget semantics (BERT `create_pretraining_data.py` and SpanBERT count tokens exactly, unlike HF's
 per-token Bernoulli): the unit that crosses the budget is taken whole, so a row overshoots by less than
-one unit (whole-word masking: less than one word), or, with `truncate=True`, it is cut at the budget so
-the count is exact (SpanBERT truncates its last span).
+one unit (whole-word masking: less than one word), or, with `truncate_at_words`, it is cut after the word
+that reaches the budget, so a row overshoots by less than one word (SpanBERT cuts its last span at the
+budget; we cut it at a word boundary, since SpanBERT masks complete words).
 """
 
 from __future__ import annotations
@@ -57,15 +58,19 @@ def _sort_keys(lengths: torch.Tensor, generator: torch.Generator, unit_weights: 
     return keys.masked_fill_(lengths == 0, -torch.inf)
 
 
-def _rank_in_unit(unit_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Position of every token inside its unit, 0 at the unit's first token. (B, T).
+def _rank_of_word_start(unit_ids: torch.Tensor, lengths: torch.Tensor, word_ids: torch.Tensor) -> torch.Tensor:
+    """Position, inside its unit, of the first token of every token's word (0 at the unit's first token). (B, T).
 
     Units are contiguous and numbered in order, so among the valid tokens unit u starts after the
-    tokens of units 0..u-1: two cumulative sums and a gather, no sort.
+    tokens of units 0..u-1: cumulative sums and gathers, no sort.
     """
-    valid_index = (unit_ids >= 0).cumsum(dim=1) - 1  # (B, T) index among the row's valid tokens
+    valid = unit_ids >= 0
+    valid_index = valid.cumsum(dim=1) - 1  # (B, T) index among the row's valid tokens
     unit_start = lengths.cumsum(dim=1) - lengths  # (B, U)
-    return valid_index - unit_start.gather(1, unit_ids.clamp(min=0))
+    words = word_ids.clamp(min=0)
+    first = torch.full((word_ids.shape[0], word_ids.shape[1] + 1), word_ids.shape[1], dtype=torch.long)
+    first = first.scatter_reduce(1, words, valid_index.masked_fill(~valid, word_ids.shape[1]), "amin")  # (B, W)
+    return first.gather(1, words) - unit_start.gather(1, unit_ids.clamp(min=0))
 
 
 def select_units(
@@ -73,7 +78,7 @@ def select_units(
     budget: torch.Tensor,
     generator: torch.Generator,
     unit_weights: torch.Tensor | None = None,
-    truncate: bool = False,
+    truncate_at_words: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Choose whole units, weighted and without replacement, until each row's token budget is met.
 
@@ -83,8 +88,9 @@ def select_units(
         generator: the only source of randomness.
         unit_weights: FloatTensor (B, U') with U' >= number of units, or None for uniform. Weight 0 =
             chosen only once every positive-weight unit is taken.
-        truncate: cut the unit that crosses the budget so the count is exact; otherwise it is taken
-            whole (overshoot < its length).
+        truncate_at_words: word ids (B, T) (0..W_b-1 per row, -1 off words), each unit made of whole words:
+            the unit that crosses the budget keeps its words up to the one that reaches the budget
+            (overshoot < one word). None: that unit is taken whole (overshoot < its length).
 
     Returns:
         BoolTensor (B, T): selected positions; never a -1 position.
@@ -100,13 +106,13 @@ def select_units(
     sorted_lengths = lengths.gather(1, order)
     before = sorted_lengths.cumsum(dim=1) - sorted_lengths  # tokens taken before each unit
     remaining = (budget.unsqueeze(1) - before).clamp(min=0)
-    if truncate:
+    if truncate_at_words is not None:
         allowed_sorted = torch.minimum(remaining, sorted_lengths)
     else:
         allowed_sorted = torch.where(remaining > 0, sorted_lengths, 0)
     allowed = torch.zeros_like(lengths).scatter_(1, order, allowed_sorted)  # (B, U) tokens to take per unit
     valid = unit_ids >= 0
     taken = allowed.gather(1, unit_ids.clamp(min=0))  # (B, T)
-    if truncate:
-        return valid & (_rank_in_unit(unit_ids, lengths) < taken)
+    if truncate_at_words is not None:
+        return valid & (_rank_of_word_start(unit_ids, lengths, truncate_at_words) < taken)
     return valid & (taken > 0)

@@ -1,8 +1,9 @@
 """SpanBERT span masking: spans of whole words with geometric lengths (papers.md §3; Joshi et al. 2020 §3.1).
 
 SpanBERT draws a span length ℓ (in words) from Geometric(p=0.2) clipped to [1, 10] (mean ≈ 3.8 words),
-anchors it at a random word start and repeats until 15% of the tokens are masked, cutting the last span
-at the budget; 80/10/10 is decided per span. (Its code defaults, `geometric_p=0.3` and per-piece
+anchors it at a random word start and repeats until 15% of the tokens are masked; 80/10/10 is decided per
+span. SpanBERT always masks complete words; its last span is cut at the budget, which can split a word, so
+we cut it after the word that reaches the budget instead (overshoot < one word, as whole-word masking). (Its code defaults, `geometric_p=0.3` and per-piece
 replacement, differ from the paper; we follow the paper's README command.)
 
 Vectorised equivalent: each row's words are cut into consecutive segments whose lengths are drawn from
@@ -21,7 +22,8 @@ from typing import ClassVar
 
 import torch
 
-from mlmkit.masking.units import count_units, number_runs
+from mlmkit.data.words import number_runs
+from mlmkit.masking.units import count_units
 
 
 @dataclass(frozen=True)

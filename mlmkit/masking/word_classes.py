@@ -17,7 +17,7 @@ from typing import Any, Callable
 import torch
 
 from mlmkit.errors import MlmkitError
-from mlmkit.masking.units import BYTE_LEVEL_WORD_START, METASPACE_WORD_START, WORDPIECE_CONTINUATION
+from mlmkit.data.words import BYTE_LEVEL_WORD_START, METASPACE_WORD_START, WORDPIECE_CONTINUATION
 
 LEXICON_CLASSES = ("punct", "num", "function", "content")
 

@@ -96,7 +96,7 @@ def build_model_config(family: str, size: str, tokenizer: Any, seq_len: int, ove
         config = _mass_config(size, tokenizer, seq_len, overrides)
         check_compatible(config, tokenizer, seq_len, family)
         return config
-    offset = 2 if family == "roberta" else 0
+    offset = position_offset(family, tokenizer.pad_token_id)
     fields: dict[str, Any] = {
         **preset,
         "vocab_size": len(tokenizer),
@@ -138,6 +138,11 @@ def _mass_config(size: str, tokenizer: Any, seq_len: int, overrides: dict[str, A
     return mass_bart_config(**fields)
 
 
+def position_offset(family: str, pad_token_id: int | None) -> int:
+    """Positions a family uses before a sequence's first token: RoBERTa's position ids start at pad_token_id + 1."""
+    return (pad_token_id or 0) + 1 if family == "roberta" else 0
+
+
 def check_compatible(config: Any, tokenizer: Any, seq_len: int, family: str) -> None:
     """Fail early, with the fix, where the tokenizer or block length cannot fit the model."""
     if config.vocab_size < len(tokenizer):
@@ -145,7 +150,7 @@ def check_compatible(config: Any, tokenizer: Any, seq_len: int, family: str) -> 
             f"the tokenizer has {len(tokenizer)} ids but the model's vocab_size is {config.vocab_size}; "
             "use the tokenizer the model was trained with, or drop model.config.vocab_size so it follows the tokenizer"
         )
-    needed = seq_len + (2 if family == "roberta" else 0)
+    needed = seq_len + position_offset(family, config.pad_token_id)
     if config.max_position_embeddings < needed:
         raise MlmkitError(
             f"data.seq_len={seq_len} needs max_position_embeddings >= {needed} but the model has "

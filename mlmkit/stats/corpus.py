@@ -1,8 +1,8 @@
 """Stream a corpus (text files or a `datasets` dataset) as flat chunks of token ids and words.
 
 Every statistics builder reads its corpus through `iter_chunks`, so all of them stream (memory bounded by
-the chunk size, not the corpus), show progress, and see the same words: the tokenizer's words (a fast
-tokenizer's `word_ids()`), each a sequence of token ids, so that a collator can recognise a word from ids
+the chunk size, not the corpus), show progress, and see the same words as the collators
+(`mlmkit.data.words`: the tokenizer's `word_ids()`, each CJK ideograph a word), each a sequence of token ids, so that a collator can recognise a word from ids
 alone. Tokenisation runs in the tokenizer's Rust thread pool (all cores) for files, and through
 `Dataset.map(num_proc=...)` for datasets.
 
@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from mlmkit.data.corpus import check_corpus_files
+from mlmkit.data.words import encode_words
 from mlmkit.errors import MlmkitError
 from mlmkit.stats.artifact import fingerprint_files
 from mlmkit.stats.hashing import word_hashes
@@ -81,9 +82,9 @@ def chunk_word_hashes(chunk: TokenChunk) -> np.ndarray:
     return word_hashes(ids, word, position, chunk.num_words).numpy()
 
 
-def _encode(tokenizer: Any, texts: list[str]) -> tuple[list[list[int]], list[list[int | None]]]:
-    encoding = tokenizer(texts, add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False, verbose=False)
-    return encoding["input_ids"], [encoding.word_ids(index) for index in range(len(texts))]
+def _encode(tokenizer: Any, texts: list[str]) -> tuple[list[list[int]], list[list[int]]]:
+    """Token ids and word ids (`mlmkit.data.words`: the same words the collators see)."""
+    return encode_words(tokenizer, texts)
 
 
 def _file_chunks(tokenizer: Any, paths: list[Path], chunk_bytes: int, progress: Any) -> Iterator[TokenChunk]:
@@ -126,7 +127,7 @@ def _encoded_batches(tokenizer: Any, dataset: Any, text_column: str, chunk_rows:
 
     def encode(batch: dict[str, list]) -> dict[str, list]:
         ids, words = _encode(tokenizer, [text or "" for text in batch[text_column]])
-        return {"input_ids": ids, "word_ids": [[-1 if w is None else w for w in row] for row in words]}
+        return {"input_ids": ids, "word_ids": words}
 
     if not hasattr(dataset, "__len__"):  # an IterableDataset
         return (encode(batch) for batch in dataset.select_columns([text_column]).iter(batch_size=chunk_rows))

@@ -33,7 +33,7 @@ import torch
 
 from mlmkit.data.output_folder import check_output_file
 from mlmkit.errors import MlmkitError
-from mlmkit.masking.units import is_symbol_only
+from mlmkit.data.words import encode_words, is_symbol_only
 from mlmkit.stats.artifact import save_stats
 from mlmkit.stats.corpus import TokenChunk, chunk_from_rows, chunk_word_hashes, corpus_fingerprint, iter_chunks
 from mlmkit.stats.counting import HashCounter
@@ -76,8 +76,8 @@ def punctuation_table(tokenizer: Any) -> np.ndarray:
 
 def phrase_hash(tokenizer: Any, text: str) -> int:
     """The hash under which the n-gram of the words of `text` is stored (to look a phrase up in a vocabulary)."""
-    encoding = tokenizer([text], add_special_tokens=False)
-    chunk = chunk_from_rows(encoding["input_ids"], [encoding.word_ids(0)])
+    ids, words = encode_words(tokenizer, [text])
+    chunk = chunk_from_rows(ids, words)
     return int(ngram_hashes(torch.from_numpy(chunk_word_hashes(chunk)), chunk.num_words)[-1][0])
 
 

@@ -9,6 +9,7 @@ from typing import Any, Iterator
 import torch
 
 from mlmkit.config import RunConfig
+from mlmkit.data.words import special_token_ids
 from mlmkit.models.factory import build_model, build_model_config, check_compatible, model_class
 from mlmkit.train.inputs import resolve_datasets, resolve_tokenizer
 
@@ -70,7 +71,7 @@ def build_parts(config: RunConfig, accelerator: Any) -> RunParts:
     eval_loader = torch.utils.data.DataLoader(
         eval_blocks, batch_size=config.train.eval_batch_size, shuffle=False, collate_fn=eval_collator, **common
     )
-    special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)
+    special_ids = torch.tensor(special_token_ids(tokenizer), dtype=torch.long)
     return RunParts(tokenizer, model, train_collator, eval_collator, train_loader, eval_loader, special_ids)
 
 

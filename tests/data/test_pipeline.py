@@ -18,9 +18,10 @@ SEQ_LEN = 64
 
 
 def document_tokens(tokenizer, documents):
-    encoded = tokenizer(documents, add_special_tokens=False, split_special_tokens=True, verbose=False)
-    words = [[-1 if word is None else word for word in encoded.word_ids(index)] for index in range(len(documents))]
-    return encoded["input_ids"], words
+    """Token ids and document-level words (`word_ids()`, each CJK ideograph a word: tests/data/test_words.py)."""
+    from mlmkit.data.words import encode_words
+
+    return encode_words(tokenizer, documents)
 
 
 def check_word_ids(rows):
@@ -184,16 +185,16 @@ def test_stream_packer_on_row_edges():
 
 @pytest.mark.parametrize("source", ["wordpiece", "minilm"])
 def test_wordpiece_word_ids_equal_those_derived_from_the_vocabulary(source, trained_tokenizers, minilm_path, small_corpus, tmp_path):
-    """After Trainer drops `word_ids`, the masking units derive words from "##": they must be the same words."""
+    """After Trainer drops `word_ids`, the collator derives words from the ids: they must be the same words."""
     import torch
 
-    from mlmkit.masking.units import derive_word_ids, word_start_table
+    from mlmkit.data.word_boundaries import WordBoundaries
 
     tokenizer = load_mlm_tokenizer(minilm_path if source == "minilm" else trained_tokenizers["wordpiece"])
     rows = prepare_dataset(tokenizer, seq_len=128, out_dir=tmp_path / "data", corpus_files=[small_corpus]).dataset
     input_ids, word_ids = torch.tensor(rows["input_ids"]).long(), torch.tensor(rows["word_ids"]).long()
     maskable = ~torch.tensor(rows["special_tokens_mask"]).bool()
-    assert torch.equal(derive_word_ids(input_ids, maskable, word_start_table(tokenizer)), word_ids)
+    assert torch.equal(WordBoundaries.from_tokenizer(tokenizer)(input_ids, maskable), word_ids)
 
 
 def test_pretokenized_dataset_gets_word_ids_from_the_vocabulary(minilm_path, tmp_path):

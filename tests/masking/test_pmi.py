@@ -12,7 +12,7 @@ from masking_helpers import selection
 from mlmkit import build_collator
 from mlmkit.masking.pmi import PmiMasker
 from mlmkit.masking.selection import token_budget
-from mlmkit.masking.units import normalize_word_ids
+from mlmkit.data.words import normalize_word_ids
 from mlmkit.stats.pmi import phrase_hash
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

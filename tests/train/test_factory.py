@@ -47,9 +47,35 @@ def test_the_same_seed_builds_the_same_weights(wordpiece) -> None:
         ("bert", "tiny", 128, {"hidden_sise": 64}, r"model\.config\.hidden_sise is not a field of BertConfig; did you mean 'hidden_size'\?"),
         ("bert", "tiny", 128, {"vocab_size": 100}, r"the tokenizer has 2000 ids but the model's vocab_size is 100"),
         ("bert", "tiny", 1024, {"max_position_embeddings": 512}, r"data\.seq_len=1024 needs max_position_embeddings >= 1024 but the model has 512"),
-        ("roberta", "tiny", 512, {"max_position_embeddings": 512}, r"needs max_position_embeddings >= 514"),
+        ("roberta", "tiny", 512, {"max_position_embeddings": 512}, r"needs max_position_embeddings >= 513"),  # [PAD] is id 0
     ],
 )
 def test_mismatches_get_clear_errors(wordpiece, family, size, seq_len, overrides, message) -> None:
     with pytest.raises(MlmkitError, match=message):
         build_model_config(family, size, wordpiece, seq_len, overrides)
+
+
+@pytest.fixture()
+def bpe_pad_3(trained_tokenizers: dict[str, Path]):
+    """A byte-level BPE tokenizer whose pad id is 3, not RoBERTa's 1."""
+    tokenizer = load_mlm_tokenizer(trained_tokenizers["bpe"])
+    tokenizer.pad_token = "<unk>"
+    assert tokenizer.pad_token_id == 3
+    return tokenizer
+
+
+def test_roberta_positions_follow_the_pad_id(bpe_pad_3) -> None:
+    """Issue 18, fault 7: a constant 2 was added, so with pad id 3 and seq_len=512 the first forward failed
+    (index 514 is out of bounds); RoBERTa's position ids run from pad_token_id + 1 to pad_token_id + seq_len."""
+    import torch
+
+    config = build_model_config("roberta", "tiny", bpe_pad_3, 512, {"num_hidden_layers": 1})
+    assert config.max_position_embeddings == 512 + 3 + 1
+    model = build_model("roberta", config, seed=0)
+    ids = torch.randint(5, len(bpe_pad_3), (1, 512))
+    assert model(input_ids=ids, labels=ids).loss.isfinite()
+
+
+def test_roberta_position_check_uses_the_pad_id(bpe_pad_3) -> None:
+    with pytest.raises(MlmkitError, match=r"needs max_position_embeddings >= 516 but the model has 514"):
+        build_model_config("roberta", "tiny", bpe_pad_3, 512, {"max_position_embeddings": 514})
