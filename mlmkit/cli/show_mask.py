@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     options = parse_options(args.option)
     if args.stats is not None:
         options["stats"] = args.stats
-    tokenizer = load_tokenizer(args.tokenizer)
+    tokenizer = load_tokenizer(args.tokenizer, what="--tokenizer")
     collator = build_collator(args.strategy, tokenizer, mlm_probability=args.rate, seed=args.seed, **options)
     colour = args.colour == "always" or (args.colour == "auto" and sys.stdout.isatty())
     print(render_preview(preview_mask(collator, tokenizer, " ".join(args.text)), colour), end="")
