@@ -21,7 +21,7 @@ import yaml
 from mlmkit.errors import MlmkitError
 from mlmkit.text_files import read_text_file
 from mlmkit.yaml_scalars import parse_yaml
-from mlmkit.models.factory import MODELS
+from mlmkit.models.factory import MODELS, family_hint
 
 
 @dataclass(frozen=True)
@@ -284,7 +284,8 @@ def config_from_dict(tree: dict[str, Any], source: str = "recipe") -> RunConfig:
     for key, allowed in CHOICES.items():
         value = config_value(config, key)
         if value not in allowed:
-            raise MlmkitError(f"{source}: {key}={value!r}, must be one of {list(allowed)}")
+            hint = family_hint(value) if key == "model.family" else ""
+            raise MlmkitError(f"{source}: {key}={value!r}, must be one of {list(allowed)}{hint}")
     _check_ranges(config, source)
     _check_late_mask(config, source)
     if "schedule" in config.collator.options:

@@ -77,6 +77,13 @@ def masked_lm_types() -> list[str]:
     return sorted(MODEL_FOR_MASKED_LM_MAPPING_NAMES)
 
 
+def family_hint(family: str) -> str:
+    """For a masked-LM architecture given as model.family (deberta-v2): how to ask for it, else ""."""
+    if family not in masked_lm_types():
+        return ""
+    return f"; for {family}, set model.family=auto and model.config.model_type={family}"
+
+
 def _classes(family: str, model_type: str | None = None) -> tuple[Any, Any]:
     import transformers
 

@@ -93,6 +93,8 @@ def test_dry_run_reports_the_model_that_will_be_trained(minilm_path: Path, tmp_p
     assert f"model: bert (BertForMaskedLM, 6 layers), continued from model.path {minilm_path}" in printed
     assert f"parameters: {parameters}\n" in printed and parameters > 22_000_000
 
+    assert main(["pretrain", RECIPE, "model.family=deberta-v2", f"output_dir={tmp_path}", "--dry-run"]) == 2
+    assert "for deberta-v2, set model.family=auto and model.config.model_type=deberta-v2" in capsys.readouterr().err
     overrides = ["model.family=auto", "model.config={model_type: deberta-v2}", f"output_dir={tmp_path}", "--dry-run"]
     assert main(["pretrain", RECIPE, *overrides]) == 0
     assert "model: deberta-v2 (DebertaV2ForMaskedLM, 2 layers), new: model.family auto, model.size tiny" in capsys.readouterr().out
