@@ -1,10 +1,11 @@
 """Names that are not local paths: Hugging Face Hub ids, looked up only when nothing on disk matches.
 
-A model or tokenizer argument is a local folder when that path exists; otherwise, when it has the
-shape of a Hub id (`name` or `owner/name`), it is fetched with `from_pretrained` as Hugging Face users
-expect. Before any download we ask the Hub once, with a short timeout and no retries: `huggingface_hub`
-would otherwise retry for about 30 s before failing with a long traceback. `HF_HUB_OFFLINE=1` (or
-`TRANSFORMERS_OFFLINE=1`) skips the network entirely and uses the Hugging Face cache.
+A model, tokenizer or dataset argument is local when that path exists; otherwise, when it has the
+shape of a Hub id (`name` or `owner/name`), it is fetched with `from_pretrained` / `load_dataset` as
+Hugging Face users expect. Before any download we ask the Hub once, with a short timeout and no
+retries: `huggingface_hub` would otherwise retry for 30-40 s before failing with a long traceback.
+`HF_HUB_OFFLINE=1` (or the library's own `TRANSFORMERS_OFFLINE` / `HF_DATASETS_OFFLINE`) skips the
+network entirely and uses the Hugging Face cache.
 """
 
 from __future__ import annotations
@@ -17,9 +18,22 @@ from mlmkit.errors import MlmkitError
 HUB_PROBE_SECONDS = 5.0
 
 
-def hub_offline() -> bool:
-    """True when HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE asks for no network (read now, not at import)."""
-    return any(os.environ.get(name, "").upper() in {"1", "ON", "YES", "TRUE"} for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+def hub_offline(library_variable: str = "TRANSFORMERS_OFFLINE") -> bool:
+    """True when HF_HUB_OFFLINE or the library's own variable (TRANSFORMERS_OFFLINE, HF_DATASETS_OFFLINE)
+    asks for no network; read now, not at import."""
+    return any(os.environ.get(name, "").upper() in {"1", "ON", "YES", "TRUE"} for name in ("HF_HUB_OFFLINE", library_variable))
+
+
+def hub_unreachable() -> str | None:
+    """Why the Hub endpoint does not answer within HUB_PROBE_SECONDS (None if it does)."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    try:
+        get_session().head(constants.ENDPOINT, timeout=HUB_PROBE_SECONDS)
+    except Exception as error:  # httpx/requests raise their own connection and timeout errors
+        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no answer'}"
+    return None
 
 
 def is_hub_id(name: str | Path) -> bool:

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from mlmkit.cli import main
-from mlmkit.compare.run import shipped_glue_dir
 
-RECIPE = str(Path(__file__).resolve().parents[2] / "recipes" / "tiny-cpu.yaml")
+RECIPE = "tiny-cpu"  # the shipped recipe, by name
 MISSING_ID = "mlmkit-tests/no-such-model"
 
 
@@ -24,7 +23,7 @@ def commands(tmp_path: Path, shared_data: Path) -> dict[str, list[str]]:
     """Every argument that takes a model or tokenizer, given an id that no cache and no Hub has."""
     squad = str(shared_data / "squad" / "dev-v1.1.sample.json")
     return {
-        "glue --model": ["glue", "--model", MISSING_ID, "--task", "sst2", "--data-dir", str(shipped_glue_dir()), "--out", str(tmp_path / "g")],
+        "glue --model": ["glue", "--model", MISSING_ID, "--task", "sst2", "--out", str(tmp_path / "g")],
         "squad --model": ["squad", "--model", MISSING_ID, "--version", "1.1", "--train", squad, "--split-by-article", "0.3",
                           "--out", str(tmp_path / "s")],
         "show-mask --tokenizer": ["show-mask", "--tokenizer", MISSING_ID, "some text"],
@@ -123,9 +122,10 @@ def test_late_mask_refuses_other_families_in_one_line(distilbert_folder: Path, t
 
 def test_continuing_a_folder_uses_its_tokenizer(distilbert_folder: Path, tmp_path: Path) -> None:
     from mlmkit.config import load_recipe
+    from mlmkit.recipes import recipe_path
     from mlmkit.train.inputs import resolve_tokenizer
 
-    config = load_recipe(RECIPE, [f"model.path={distilbert_folder}", f"output_dir={tmp_path}"])
+    config = load_recipe(recipe_path(RECIPE), [f"model.path={distilbert_folder}", f"output_dir={tmp_path}"])
     assert config.tokenizer.path is None and config.tokenizer.vocab_size == 4000
     assert len(resolve_tokenizer(config, tmp_path)) == 30522  # MiniLM's WordPiece, not a new 4000-id one
     assert not (tmp_path / "tokenizer").exists()

@@ -12,11 +12,12 @@ from mlmkit.config import load_recipe
 from mlmkit.data.tokenizer import load_mlm_tokenizer
 from mlmkit.masking import MASKERS
 from mlmkit.models.factory import build_model, build_model_config, new_model
+from mlmkit.recipes import recipe_path
 from mlmkit.train.objectives import MaskedLMModule
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "modernbert-base.yaml"
+RECIPE = recipe_path("modernbert-base")
 MLM_STRATEGIES = [name for name in MASKERS if getattr(MASKERS[name], "collator_defaults", {}).get("output", "mlm") == "mlm"]
 
 

@@ -2,7 +2,7 @@
 
 Per family: the sparse head is used (not the fallback) and gives the dense head's loss and gradients on
 a real collator batch; 5 steps of the loop; `final/` reloads with AutoModelForMaskedLM to the trained
-weights; `mlmkit glue` fine-tunes it 5 steps on the shipped SST-2 sample and `mlmkit squad` fine-tunes
+weights; `mlmkit glue` fine-tunes it 5 steps on the shipped SST-2 sample (the default --data-dir) and `mlmkit squad` fine-tunes
 it on a few SQuAD questions.
 """
 
@@ -16,7 +16,6 @@ import torch
 import yaml
 
 from mlmkit.cli import main
-from mlmkit.compare.run import shipped_glue_dir
 from mlmkit.config import load_recipe
 from mlmkit.train import pretrain
 from mlmkit.train.objectives import MaskedLMModule
@@ -111,7 +110,7 @@ def test_family_pretrains_with_the_sparse_head_reloads_and_fine_tunes(
 
     glue_out = tmp_path / "glue"
     assert main([
-        "glue", "--model", str(result.final_dir), "--task", "sst2", "--data-dir", str(shipped_glue_dir()),
+        "glue", "--model", str(result.final_dir), "--task", "sst2",
         "--max-train-samples", "40", "--batch-size", "8", "--epochs", "1", "--max-eval-samples", "16", "--out", str(glue_out),
     ]) == 0  # fmt: skip
     glue = json.loads((glue_out / "results.json").read_text())
