@@ -19,7 +19,6 @@ JSON identity of the input (file hashes, or the dataset's fingerprint) that cach
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path

@@ -3,7 +3,6 @@ real model in --dry-run, and late-mask refused for families other than BERT/RoBE
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
