@@ -21,7 +21,7 @@ import yaml
 from mlmkit.errors import MlmkitError
 from mlmkit.text_files import read_text_file
 from mlmkit.yaml_scalars import parse_yaml
-from mlmkit.models.factory import MODELS
+from mlmkit.models.factory import MODELS, family_hint
 
 
 @dataclass(frozen=True)
@@ -84,15 +84,20 @@ class LateMaskConfig:
 class ModelConfig:
     """A `family` × `size` preset (mlmkit.models.factory.SIZES), with HF config fields in `config` on top.
 
-    `path` continues pretraining from an existing checkpoint instead of building from the preset.
-    `late_mask` (BERT/RoBERTa only) trains the model as a 3ML late-mask encoder; the collator must then
-    use `output: late_mask`.
+    `family: auto` builds any `AutoModelForMaskedLM` architecture named by `config.model_type`
+    (deberta-v2, distilbert, albert, electra, xlm-roberta, ...). `path` continues pretraining from an
+    existing checkpoint (a save_pretrained folder or a Hub id) instead of building from the preset; the
+    checkpoint then decides the architecture. `attn_implementation` is transformers' (sdpa, eager,
+    flash_attention_2, ...; mlmkit adds sdpa_varlen): with a variable-length one, batches with padding
+    run unpadded (mlmkit.models.unpadding). `late_mask` (BERT/RoBERTa only) trains the model as a 3ML
+    late-mask encoder; the collator must then use `output: late_mask`.
     """
 
     family: str = "bert"
     size: str = "tiny"
     config: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
+    attn_implementation: str | None = None
     late_mask: LateMaskConfig | None = None
 
 
@@ -285,7 +290,8 @@ def config_from_dict(tree: dict[str, Any], source: str = "recipe") -> RunConfig:
     for key, allowed in CHOICES.items():
         value = config_value(config, key)
         if value not in allowed:
-            raise MlmkitError(f"{source}: {key}={value!r}, must be one of {list(allowed)}")
+            hint = family_hint(value) if key == "model.family" else ""
+            raise MlmkitError(f"{source}: {key}={value!r}, must be one of {list(allowed)}{hint}")
     _check_ranges(config, source)
     _check_late_mask(config, source)
     if "schedule" in config.collator.options:

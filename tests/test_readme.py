@@ -48,3 +48,16 @@ def test_quick_start_runs_as_written(tmp_path, monkeypatch):
     exec(compile(code.replace("max_steps=100", "max_steps=3"), "README quick start", "exec"), namespace)
     assert type(namespace["model"]).__name__ == "ModernBertForMaskedLM"
     assert (tmp_path / "qs-blocks").is_dir() and (tmp_path / "qs-tokenizer" / "tokenizer.json").is_file()
+
+
+def test_the_readme_family_switches_pass_dry_run(tmp_path, capsys):
+    """`mlmkit pretrain ... model.family=X` lines of the README (Model families) build the model they name."""
+    from mlmkit.cli import main
+
+    lines = [line.split("#")[0] for line in README.splitlines() if line.startswith("mlmkit pretrain ") and "model.family=" in line]
+    assert len(lines) >= 2
+    for line in lines:
+        argv = shlex.split(line)[1:]
+        assert main([*argv, f"output_dir={tmp_path}", "--dry-run"]) == 0, line
+        family = next(arg for arg in argv if arg.startswith("model.family=")).split("=", 1)[1]
+        assert f"new: model.family {family}" in capsys.readouterr().out

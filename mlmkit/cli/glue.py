@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--model", required=True, help="checkpoint folder (save_pretrained, with its tokenizer)")
+    parser.add_argument("--model", required=True, help="checkpoint folder (save_pretrained, with its tokenizer) or a Hub id (e.g. bert-base-uncased)")
     parser.add_argument(
         "--task", required=True, help="a task (cola sst2 mrpc stsb qqp mnli qnli rte wnli), a list t1,t2, or all"
     )

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("text", nargs="+", help="the text to mask (several arguments are joined by spaces)")
     parser.add_argument("--strategy", default="random", help="masking strategy, e.g. random, whole_word, span (default: random)")
-    parser.add_argument("--tokenizer", required=True, help="tokenizer folder (tokenizer.json / vocab.txt), e.g. a model folder")
+    parser.add_argument("--tokenizer", required=True, help="tokenizer folder (tokenizer.json / vocab.txt), e.g. a model folder, or a Hub id")
     parser.add_argument("--rate", type=float, default=0.15, help="masking rate, mlm_probability (default: 0.15)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the mask (default: 0)")
     parser.add_argument("--stats", help="corpus statistics file for informed strategies (same as -o stats=FILE)")
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     options = parse_options(args.option)
     if args.stats is not None:
         options["stats"] = args.stats
-    tokenizer = load_tokenizer(args.tokenizer)
+    tokenizer = load_tokenizer(args.tokenizer, what="--tokenizer")
     collator = build_collator(args.strategy, tokenizer, mlm_probability=args.rate, seed=args.seed, **options)
     colour = args.colour == "always" or (args.colour == "auto" and sys.stdout.isatty())
     print(render_preview(preview_mask(collator, tokenizer, " ".join(args.text)), colour), end="")

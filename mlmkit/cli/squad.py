@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--model", required=True, help="checkpoint folder with config.json, weights and tokenizer")
+    parser.add_argument("--model", required=True, help="checkpoint folder with config.json, weights and tokenizer, or a Hub id (e.g. bert-base-uncased)")
     parser.add_argument("--version", required=True, choices=("1.1", "2.0"), help="SQuAD version")
     parser.add_argument("--train", required=True, help="official-format SQuAD JSON to fine-tune on")
     dev = parser.add_mutually_exclusive_group(required=True)

@@ -19,7 +19,6 @@ JSON identity of the input (file hashes, or the dataset's fingerprint) that cach
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,8 @@ from typing import Any
 
 from mlmkit.data.corpus import DATA_FILE_KINDS, check_corpus_files, data_file_kind, file_sha256, read_corpus
 from mlmkit.errors import MlmkitError, did_you_mean
+from mlmkit.hub import hub_offline, hub_unreachable
 
-HUB_PROBE_SECONDS = 5.0
 BATCH_CHARACTERS = 1 << 20
 _SAVED_MARKERS = ("state.json", "dataset_dict.json")
 
@@ -142,9 +141,9 @@ def _load_from_hub(name: str, split: str, config: str | None) -> Any:
     import datasets
 
     where = f"Hub dataset {name!r}" + (f" (config {config!r})" if config else "")
-    offline = hub_offline()
+    offline = hub_offline("HF_DATASETS_OFFLINE")
     if not offline:
-        problem = _hub_unreachable()
+        problem = hub_unreachable()
         if problem:
             raise MlmkitError(
                 f"{where} is not a local path, and the Hugging Face Hub cannot be reached ({problem}); pass a local file "
@@ -158,27 +157,6 @@ def _load_from_hub(name: str, split: str, config: str | None) -> Any:
         raise MlmkitError(f"cannot load {where}: {state} ({reason}); pass a local file or folder instead") from error
     except ValueError as error:  # unknown split or config
         raise MlmkitError(f"cannot load {where} split {split!r}: {str(error).splitlines()[0]}") from error
-
-
-def hub_offline() -> bool:
-    """True when HF_HUB_OFFLINE or HF_DATASETS_OFFLINE asks for no network."""
-    true = {"1", "ON", "YES", "TRUE"}
-    return any(os.environ.get(variable, "").upper() in true for variable in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
-
-
-def _hub_unreachable() -> str | None:
-    """Why the Hub endpoint does not answer within HUB_PROBE_SECONDS (None if it does).
-
-    `load_dataset` would otherwise retry for about 40 s before failing with a long traceback.
-    """
-    from huggingface_hub import constants
-    from huggingface_hub.utils import get_session
-
-    try:
-        get_session().head(constants.ENDPOINT, timeout=HUB_PROBE_SECONDS)
-    except Exception as error:  # httpx/requests raise their own connection and timeout errors
-        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no answer'}"
-    return None
 
 
 @dataclass(frozen=True)

@@ -185,10 +185,11 @@ def check_mlm_tokenizer(tokenizer: Any, source: str | Path = "the tokenizer") ->
 
 
 def load_mlm_tokenizer(path: str | Path) -> Any:
-    """Load the fast tokenizer in folder `path` and check it with `check_mlm_tokenizer`."""
+    """Load the fast tokenizer of folder or Hub id `path` and check it with `check_mlm_tokenizer`."""
+    from mlmkit.hub import is_hub_id
     from mlmkit.models.loading import load_tokenizer
 
-    if not Path(path).is_dir():
+    if not is_hub_id(path) and not Path(path).is_dir():
         raise MlmkitError(f"tokenizer folder {str(path)!r} does not exist; train one with `mlmkit tokenizer train --out {path}`")
     return check_mlm_tokenizer(load_tokenizer(path), path)
 

@@ -1,24 +1,32 @@
-"""Build BERT / RoBERTa / ModernBERT masked-LM models from a family, a size preset and explicit HF config fields.
+"""Build masked-LM models from a family, a size preset and explicit HF config fields.
 
-What we build is a plain `BertForMaskedLM` / `RobertaForMaskedLM` / `ModernBertForMaskedLM`, so every
+What we build is a plain `transformers` masked-LM model (`BertForMaskedLM`, `RobertaForMaskedLM`,
+`ModernBertForMaskedLM`, or for `family: auto` whatever `AutoModelForMaskedLM` builds for
+`model.config.model_type`: DeBERTa-v2, DistilBERT, ALBERT, an ELECTRA generator, XLM-R, ...), so every
 checkpoint loads with `AutoModelForMaskedLM` and `AutoModelForSequenceClassification` for fine-tuning.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 from mlmkit.errors import MlmkitError, did_you_mean
 
 # family -> (transformers config class name, model class name); imported lazily. A "module:Class"
 # name is one of ours (MASS: a BART subclass that takes decoder positions, saved as plain BART).
+# "auto": the config class of model.config.model_type, the model from AutoModelForMaskedLM.
 MODELS: dict[str, tuple[str, str]] = {
     "bert": ("BertConfig", "BertForMaskedLM"),
     "roberta": ("RobertaConfig", "RobertaForMaskedLM"),
     "modernbert": ("ModernBertConfig", "ModernBertForMaskedLM"),
+    "auto": ("AutoConfig", "AutoModelForMaskedLM"),
     "mass": ("BartConfig", "mlmkit.models.mass:MassForConditionalGeneration"),
 }
+
+# Fields a family sets beyond the preset and the tokenizer's ids (RoBERTa §4.1: no segment embeddings).
+FAMILY_FIELDS: dict[str, dict[str, Any]] = {"roberta": {"type_vocab_size": 1}}
 
 # Sizes in HF config field names. tiny..medium are Turc et al. 2019 ("Well-Read Students Learn
 # Better", the 24 compact BERTs: L/H = 2/128, 4/256, 4/512, 8/512); base and large are Devlin et
@@ -49,6 +57,10 @@ MODERNBERT_SIZES: dict[str, dict[str, int]] = {
               "global_attn_every_n_layers": 3},
 }
 
+# A preset field some configs call otherwise (DistilBERT's feed-forward width is `hidden_dim`). Names
+# a config maps itself (its `attribute_map`, e.g. DistilBERT's hidden_size -> dim) need no entry.
+FIELD_ALIASES: dict[str, tuple[str, ...]] = {"intermediate_size": ("hidden_dim",)}
+
 
 def size_preset(family: str, size: str) -> dict[str, int]:
     """The HF config fields of `size` for `family` (ModernBERT has its own shapes; see MODERNBERT_SIZES)."""
@@ -58,11 +70,27 @@ def size_preset(family: str, size: str) -> dict[str, int]:
     return table[size]
 
 
-def _classes(family: str) -> tuple[Any, Any]:
+def masked_lm_types() -> list[str]:
+    """The `model_type`s `AutoModelForMaskedLM` can build (model.config.model_type with family auto)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    return sorted(MODEL_FOR_MASKED_LM_MAPPING_NAMES)
+
+
+def family_hint(family: str) -> str:
+    """For a masked-LM architecture given as model.family (deberta-v2): how to ask for it, else ""."""
+    if family not in masked_lm_types():
+        return ""
+    return f"; for {family}, set model.family=auto and model.config.model_type={family}"
+
+
+def _classes(family: str, model_type: str | None = None) -> tuple[Any, Any]:
     import transformers
 
     if family not in MODELS:
         raise MlmkitError(f"model.family={family!r}, must be one of {list(MODELS)}")
+    if family == "auto":
+        return _auto_config_class(model_type), transformers.AutoModelForMaskedLM
     config_name, model_name = MODELS[family]
     if ":" in model_name:
         module_name, _, class_name = model_name.partition(":")
@@ -70,55 +98,111 @@ def _classes(family: str) -> tuple[Any, Any]:
     return getattr(transformers, config_name), getattr(transformers, model_name)
 
 
-def model_class(family: str) -> Any:
-    """The model class a new model of `family` is built with."""
-    return _classes(family)[1]
+def _auto_config_class(model_type: str | None) -> Any:
+    from transformers import CONFIG_MAPPING
+
+    types = masked_lm_types()
+    if model_type is None:
+        raise MlmkitError(
+            "model.family=auto needs model.config.model_type, the architecture to build (e.g. deberta-v2, distilbert, "
+            f"albert, electra, xlm-roberta); any of {types}"
+        )
+    if model_type not in types:
+        hint = did_you_mean(model_type, types) or f"; choose one of {types}"
+        raise MlmkitError(f"model.config.model_type={model_type!r} has no masked-LM model in transformers{hint}")
+    return CONFIG_MAPPING[model_type]
+
+
+def model_class(family: str, model_type: str | None = None) -> Any:
+    """The class a new model of `family` is built with (`AutoModelForMaskedLM` for family auto)."""
+    return _classes(family, model_type)[1]
 
 
 def build_model_config(family: str, size: str, tokenizer: Any, seq_len: int, overrides: dict[str, Any]) -> Any:
     """The HF config of a new model: preset, then vocab/special ids from the tokenizer, then `overrides`.
 
     Args:
-        family: a key of MODELS ("bert", "roberta", "mass").
-        size: a key of SIZES.
-        tokenizer: the run's tokenizer; the vocabulary size and pad/bos/eos ids come from it.
-        seq_len: block length; max_position_embeddings must hold it (RoBERTa adds padding_idx + 1,
-            because its position ids start after the padding index).
+        family: a key of MODELS; "auto" takes the architecture from `overrides["model_type"]`.
+        size: a key of SIZES (MODERNBERT_SIZES for ModernBERT); with family auto, fields the config
+            does not have are skipped (DistilBERT's feed-forward is `hidden_dim`: see FIELD_ALIASES).
+        tokenizer: the run's tokenizer; the vocabulary size and pad/first/last token ids come from it.
+        seq_len: block length; max_position_embeddings must hold it (plus pad_token_id + 1 where
+            position ids start after the padding index, as in RoBERTa and XLM-R).
         overrides: HF config field names and values (`model.config` in a recipe), applied last.
 
     Raises:
-        MlmkitError: unknown family/size/field, a vocab smaller than the tokenizer's, too few positions.
+        MlmkitError: unknown family/size/field/model_type, a vocab smaller than the tokenizer's, too few positions.
     """
-    config_class, _ = _classes(family)
+    overrides = dict(overrides)
+    model_type = overrides.pop("model_type", None) if family == "auto" else None
+    config_class, _ = _classes(family, model_type)
     preset = size_preset(family, size)
     _check_fields(config_class, overrides)
     if family == "mass":
         config = _mass_config(size, tokenizer, seq_len, overrides)
-        check_compatible(config, tokenizer, seq_len, family)
+        check_compatible(config, tokenizer, seq_len)
         return config
-    offset = position_offset(family, tokenizer.pad_token_id)
+    pad_id = tokenizer.pad_token_id
+    first, last = _first_last_ids(tokenizer)
+    special = {"pad_token_id": pad_id, "bos_token_id": first, "eos_token_id": last, "cls_token_id": first, "sep_token_id": last}
     fields: dict[str, Any] = {
-        **preset,
+        # A named family's preset is written for its config; with auto, the config keeps what it knows.
+        **(_known_fields(config_class, preset) if family == "auto" else preset),
+        **_known_fields(config_class, special),
         "vocab_size": len(tokenizer),
-        "pad_token_id": tokenizer.pad_token_id,
-        "max_position_embeddings": max(512, seq_len) + offset,
+        "max_position_embeddings": max(512, seq_len) + position_offset(config_class, pad_id),
+        **FAMILY_FIELDS.get(family, {}),
+        **overrides,
     }
-    if family == "roberta":
-        fields.update(type_vocab_size=1, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-    if family == "modernbert":  # its [CLS]/[SEP] roles: the first and last token of every block
-        cls_id, sep_id = _cls_sep_ids(tokenizer)
-        fields.update(cls_token_id=cls_id, sep_token_id=sep_id, bos_token_id=cls_id, eos_token_id=sep_id)
-    fields.update(overrides)
-    config = config_class(**fields)
-    check_compatible(config, tokenizer, seq_len, family)
+    try:
+        config = config_class(**fields)
+    except (ValueError, TypeError, AssertionError) as error:  # transformers' own config validation
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise MlmkitError(f"cannot build a {config_class.__name__} from model.size={size!r} and model.config: {reason}") from error
+    check_compatible(config, tokenizer, seq_len)
     return config
 
 
-def _cls_sep_ids(tokenizer: Any) -> tuple[int | None, int | None]:
+def _first_last_ids(tokenizer: Any) -> tuple[int | None, int | None]:
     """The ids a tokenizer puts first and last in a sequence: [CLS]/[SEP] (WordPiece) or <s>/</s> (BPE)."""
     first = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
     last = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
     return first, last
+
+
+def _field_names(config_class: Any) -> set[str]:
+    return set(config_class().to_dict()) | set(config_class.attribute_map)
+
+
+def _known_fields(config_class: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` under the names `config_class` knows (its own or an alias); the others are left out."""
+    names = _field_names(config_class)
+    known = {}
+    for name, value in fields.items():
+        match = next((alias for alias in (name, *FIELD_ALIASES.get(name, ())) if alias in names), None)
+        if match is not None:
+            known[match] = value
+    return known
+
+
+def position_offset(config_class: Any, pad_token_id: int | None) -> int:
+    """Positions a model keeps before its first token: pad_token_id + 1 where position ids start after the
+    padding index (RoBERTa, XLM-R and their kin, whose embeddings derive position ids from it), else 0."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    names = MODEL_FOR_MASKED_LM_MAPPING_NAMES.get(getattr(config_class, "model_type", ""))
+    if names is None or pad_token_id is None:
+        return 0
+    modeling = _modeling_module(config_class)
+    derived = any(hasattr(value, "create_position_ids_from_input_ids") for value in vars(modeling).values() if isinstance(value, type))
+    return pad_token_id + 1 if derived else 0
+
+
+def _modeling_module(config_class: Any) -> Any:
+    """The transformers module defining the models of `config_class` (models/<type>/modeling_<type>.py)."""
+    package = config_class.__module__.rpartition(".")[0]
+    name = f"{package}.{config_class.__module__.rpartition('.')[2].replace('configuration_', 'modeling_')}"
+    return sys.modules.get(name) or importlib.import_module(name)
 
 
 def _mass_config(size: str, tokenizer: Any, seq_len: int, overrides: dict[str, Any]) -> Any:
@@ -138,42 +222,66 @@ def _mass_config(size: str, tokenizer: Any, seq_len: int, overrides: dict[str, A
     return mass_bart_config(**fields)
 
 
-def position_offset(family: str, pad_token_id: int | None) -> int:
-    """Positions a family uses before a sequence's first token: RoBERTa's position ids start at pad_token_id + 1."""
-    return (pad_token_id or 0) + 1 if family == "roberta" else 0
-
-
-def check_compatible(config: Any, tokenizer: Any, seq_len: int, family: str) -> None:
+def check_compatible(config: Any, tokenizer: Any, seq_len: int) -> None:
     """Fail early, with the fix, where the tokenizer or block length cannot fit the model."""
     if config.vocab_size < len(tokenizer):
         raise MlmkitError(
             f"the tokenizer has {len(tokenizer)} ids but the model's vocab_size is {config.vocab_size}; "
             "use the tokenizer the model was trained with, or drop model.config.vocab_size so it follows the tokenizer"
         )
-    needed = seq_len + position_offset(family, config.pad_token_id)
-    if config.max_position_embeddings < needed:
+    positions = getattr(config, "max_position_embeddings", None)
+    needed = seq_len + position_offset(type(config), getattr(config, "pad_token_id", None))
+    if positions is not None and positions < needed:
         raise MlmkitError(
             f"data.seq_len={seq_len} needs max_position_embeddings >= {needed} but the model has "
-            f"{config.max_position_embeddings}; lower data.seq_len or raise model.config.max_position_embeddings"
+            f"{positions}; lower data.seq_len or raise model.config.max_position_embeddings"
         )
 
 
 def _check_fields(config_class: Any, overrides: dict[str, Any]) -> None:
-    known = set(config_class().to_dict())
+    known = _field_names(config_class)
     for name in overrides:
         if name not in known:
-            hint = did_you_mean(name, sorted(known), cutoff=0.5)
+            alias = next((alias for alias in FIELD_ALIASES.get(name, ()) if alias in known), None)
+            hint = f"; did you mean {alias!r}?" if alias else did_you_mean(name, sorted(known), cutoff=0.5)
             raise MlmkitError(f"model.config.{name} is not a field of {config_class.__name__}{hint}")
+
+
+def new_model(family: str, config: Any) -> Any:
+    """A model of `family` from `config`, initialised from the global RNG (build on the meta device to count it)."""
+    new_class = model_class(family, config.model_type if family == "auto" else None)
+    try:
+        return new_class.from_config(config) if family == "auto" else new_class(config)
+    except (ValueError, AssertionError) as error:  # shapes the architecture cannot take
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise MlmkitError(f"cannot build a {config.model_type} model from model.size and model.config: {reason}") from error
 
 
 def build_model(family: str, config: Any, seed: int) -> Any:
     """A freshly initialised masked-LM model; `seed` fixes the initial weights without touching global RNG state."""
     import torch
 
-    _, model_class = _classes(family)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return model_class(config)
+        return new_model(family, config)
+
+
+def set_attention(model: Any, attn_implementation: str | None) -> Any:
+    """`model` with transformers' attention implementation `attn_implementation` (None: keep its default).
+
+    Raises:
+        MlmkitError: an unknown implementation, or one this machine cannot run (flash-attn not installed).
+    """
+    import mlmkit.models.unpadding  # noqa: F401  (registers sdpa_varlen)
+
+    if attn_implementation is None:
+        return model
+    try:
+        model.set_attn_implementation(attn_implementation)
+    except (ValueError, ImportError, KeyError) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise MlmkitError(f"model.attn_implementation={attn_implementation!r}: {reason}") from error
+    return model
 
 
 def masked_lm_from_preset(
@@ -182,7 +290,7 @@ def masked_lm_from_preset(
     """A new masked-LM model of `family` × `size` for `tokenizer` (vocabulary and special ids from it).
 
     Args:
-        family: "bert", "roberta" or "modernbert".
+        family: "bert", "roberta", "modernbert", or "auto" with `model_type=` in `config` (e.g. "deberta-v2").
         size: a preset (SIZES; MODERNBERT_SIZES for ModernBERT), e.g. "tiny".
         tokenizer: the tokenizer the model will read.
         seq_len: the longest block it must take (position embeddings).

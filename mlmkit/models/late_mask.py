@@ -73,7 +73,7 @@ class LateMaskForMaskedLM(nn.Module):
         self, mlm: nn.Module, settings: LateMaskConfig = LateMaskConfig(), mask_token_id: int | None = None, seed: int = 0
     ) -> None:
         super().__init__()
-        _check_settings(mlm.config, settings)
+        check_settings(mlm.config, settings)
         self.mlm = mlm
         self.settings = settings
         self.mask_embedding = nn.Parameter(torch.zeros(mlm.config.hidden_size))
@@ -339,12 +339,12 @@ def _late_mask_folder(folder: Path) -> Path:
     return folder if (folder / _SETTINGS_FILE).is_file() else folder / LATE_MASK_FOLDER
 
 
-def _check_settings(config: Any, settings: LateMaskConfig) -> None:
-    """Raise MlmkitError, saying what is allowed, for a model the late stage cannot be built on."""
+def check_settings(config: Any, settings: LateMaskConfig) -> None:
+    """Raise MlmkitError, saying what is allowed, for a model (HF config) the late stage cannot be built on."""
     if config.model_type not in _HEAD_ATTRIBUTE:
         raise MlmkitError(
-            f"late-mask models support model_type in {sorted(_HEAD_ATTRIBUTE)}, got {config.model_type!r}; "
-            "use a BERT or RoBERTa config"
+            f"model.late_mask (3ML) works with model_type in {sorted(_HEAD_ATTRIBUTE)}, got a {config.model_type!r} model; "
+            "use a BERT or RoBERTa family or checkpoint, or drop model.late_mask"
         )
     if not 1 <= settings.late_layers <= config.num_hidden_layers:
         raise MlmkitError(

@@ -21,14 +21,15 @@ def corpus_files(config: RunConfig) -> list[Path]:
 
 
 def resolve_tokenizer(config: RunConfig, output_dir: Path) -> Any:
-    """Load tokenizer.path, or train one once (kept in OUTPUT_DIR/tokenizer, reused on resume).
+    """Load tokenizer.path (else model.path's: a continued model keeps its tokenizer), or train one once
+    (kept in OUTPUT_DIR/tokenizer, reused on resume).
 
     It trains on tokenizer.corpus, else on the data's own text: data.dataset, data.corpus or the embedded corpus.
     """
     from mlmkit.data.tokenizer import load_mlm_tokenizer, train_tokenizer
 
-    if config.tokenizer.path:
-        return load_mlm_tokenizer(config.tokenizer.path)
+    if config.tokenizer.path or config.model.path:
+        return load_mlm_tokenizer(config.tokenizer.path or config.model.path)
     folder = output_dir / "tokenizer"
     if (folder / "tokenizer.json").is_file():
         return load_mlm_tokenizer(folder)

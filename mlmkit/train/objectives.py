@@ -3,21 +3,32 @@
 `MLMObjective(sparse=True)` computes the masked-LM loss with a *sparse* head: the transformer body
 runs on the whole block, but the prediction head (transform + vocabulary projection, the largest
 matmul of a small model) runs only at positions that carry a label. Original BERT already did this
-(`gather_indexes` in run_pretraining.py, papers.md §1a); HF's BertForMaskedLM / RobertaForMaskedLM
-project every position. The objective wraps the HF model in a training module instead of
-subclassing it, so what is saved stays the plain HF model.
+(`gather_indexes` in run_pretraining.py, papers.md §1a), as does ModernBERT (`sparse_prediction`);
+HF's BertForMaskedLM / RobertaForMaskedLM project every position. The objective wraps the HF model in
+a training module instead of subclassing it, so what is saved stays the plain HF model.
+
+The sparse head is the model's own forward with the body's output cut to the labelled positions (a
+forward hook on `model.base_model`): no list of head module names, so it applies to every family whose
+head works position by position (BERT, RoBERTa, XLM-R, DistilBERT, ALBERT, an ELECTRA generator,
+DeBERTa-v2, ModernBERT, ...). `sparse_head_problem` checks that on a small batch when the module is
+built; where it fails, the module computes the dense head and says so in one log line.
+
+With an attention implementation that has a variable-length path (`mlmkit.models.unpadding`), batches
+with padding are also *unpadded*: the body runs on the real tokens only.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
-# The modules of an HF masked-LM model that turn final hidden states into vocabulary logits, applied in
-# order (BERT: cls; RoBERTa: lm_head; ModernBERT: head, then decoder).
-PREDICTION_HEADS = (("cls",), ("lm_head",), ("head", "decoder"))
+from mlmkit.logs import logger
+from mlmkit.models.unpadding import unpad_inputs, unpadding_problem
 
 IGNORE_INDEX = -100
 
@@ -26,16 +37,21 @@ class MaskedLMModule(nn.Module):
     """Training view of an HF masked-LM model: forward returns the loss and per-row counts.
 
     Accelerate prepares (and DDP wraps) this module, so gradient sync sees one forward call.
+
+    Args:
+        model: any `AutoModelForMaskedLM` model.
+        sparse: compute the head at labelled positions only, where the model's head allows it.
+        unpad: run batches with padding unpadded, where the model and its attention allow it.
     """
 
-    def __init__(self, model: nn.Module, sparse: bool = True) -> None:
+    def __init__(self, model: nn.Module, sparse: bool = True, unpad: bool = True) -> None:
         super().__init__()
         self.model = model
-        self.sparse = sparse
-        heads = [names for names in PREDICTION_HEADS if all(hasattr(model, name) for name in names)]
-        if sparse and not heads:
-            raise ValueError(f"{type(model).__name__} has none of the prediction heads {PREDICTION_HEADS}; use sparse_head: false")
-        self.head_names = heads[0] if heads else ()
+        problem = sparse_head_problem(model) if sparse else None
+        if problem is not None:
+            logger.warning(f"{type(model).__name__}: the sparse MLM head does not apply ({problem}); using the dense head")
+        self.sparse = sparse and problem is None
+        self.unpad = unpad and unpadding_problem(model) is None
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor, **extras: torch.Tensor
@@ -53,19 +69,71 @@ class MaskedLMModule(nn.Module):
             where N is the number of labelled positions.
         """
         selected = labels != IGNORE_INDEX  # (B, T)
-        targets = labels[selected]  # (N,)
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask, **extras}
+        wanted = selected
+        if self.unpad and not bool(attention_mask.all()):
+            inputs, kept = unpad_inputs(inputs, self.model.config)
+            wanted = selected[kept].unsqueeze(0)  # (1, N_tokens): the labelled tokens, still in row order
         if self.sparse:
-            body = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask, **extras)
-            logits = self.head(body[0][selected])  # (N, H) -> (N, V)
+            with hidden_states_at(self.model.base_model, wanted):
+                logits = self.model(**inputs).logits[0]  # (N, V)
         else:
-            logits = self.model(input_ids=input_ids, attention_mask=attention_mask, **extras).logits[selected]
-        return label_statistics(logits, targets, selected)
+            logits = self.model(**inputs).logits[wanted]  # (N, V)
+        return label_statistics(logits, labels[selected], selected)
 
-    def head(self, hidden: torch.Tensor) -> torch.Tensor:
-        """The model's own prediction head on hidden states (N, H) -> logits (N, V)."""
-        for name in self.head_names:
-            hidden = getattr(self.model, name)(hidden)
-        return hidden
+
+@contextlib.contextmanager
+def hidden_states_at(body: nn.Module, keep: torch.Tensor) -> Iterator[None]:
+    """Meanwhile, `body` (a model's `base_model`) returns only its hidden states at `keep`: (1, K, H).
+
+    The model's head, whatever its modules, then runs on those K positions only.
+
+    Args:
+        body: the transformer body whose first output is the last hidden state (B, T, H).
+        keep: (B, T) bool, the positions whose hidden states the head receives, in row-major order.
+    """
+
+    def cut(module: nn.Module, args: Any, output: Any) -> Any:
+        if isinstance(output, tuple):
+            return (output[0][keep].unsqueeze(0), *output[1:])
+        output.last_hidden_state = output.last_hidden_state[keep].unsqueeze(0)  # ModelOutput: item and attribute
+        return output
+
+    handle = body.register_forward_hook(cut)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def sparse_head_problem(model: nn.Module) -> str | None:
+    """Why `model`'s head cannot run on selected positions only (None when it can).
+
+    Checked, not assumed: on a 2 x 8 batch, the logits of the head run at three positions must equal
+    the dense head's logits there (eval mode, no dropout; the global RNG is not touched).
+    """
+    if model.base_model is model:
+        return "it has no separate transformer body"
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(0)
+    input_ids = torch.randint(model.config.vocab_size, (2, 8), generator=generator).to(device)
+    keep = torch.zeros(2, 8, dtype=torch.bool, device=device)
+    keep[0, 1] = keep[1, 3] = keep[1, 6] = True
+    inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            dense = model(**inputs).logits[keep]  # (3, V)
+            with hidden_states_at(model.base_model, keep):
+                sparse = model(**inputs).logits[0]
+    except Exception as error:  # any architecture: report why, the caller falls back to the dense head
+        return f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
+    finally:
+        model.train(training)
+    if sparse.shape != dense.shape or not torch.allclose(sparse, dense, rtol=1e-4, atol=1e-5):
+        return "its head does not compute each position on its own"
+    return None
 
 
 def label_statistics(logits: torch.Tensor, targets: torch.Tensor, selected: torch.Tensor) -> dict[str, torch.Tensor]:

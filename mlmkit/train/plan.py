@@ -14,12 +14,9 @@ from mlmkit.errors import MlmkitError
 
 
 def plan_run(config: RunConfig) -> dict[str, Any]:
-    """What a run would do: steps, tokens, model size; raises MlmkitError where the config cannot work."""
-    import torch
-
+    """What a run would do: the model it trains, steps, tokens; raises MlmkitError where the config cannot work."""
     from mlmkit.data.output_folder import check_writable_folder
     from mlmkit.masking import MASKERS
-    from mlmkit.models.factory import build_model_config, model_class, size_preset
     from mlmkit.train.inputs import corpus_files
     from mlmkit.train.loop import total_steps
     from mlmkit.train.optim import check_lr_scheduler_type
@@ -52,21 +49,54 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
         from mlmkit.collators import build_collator
 
         build_collator(config.collator.name, tokenizer, schedule=config.collator.schedule, **config.collator.options)
-    model_config = build_model_config(
-        config.model.family, config.model.size, tokenizer, config.data.seq_len, config.model.config
-    )
-    with torch.device("meta"):
-        parameters = sum(p.numel() for p in model_class(config.model.family)(model_config).parameters())
+    model, source = _planned_model(config, tokenizer)
     steps = total_steps(config, num_processes=1)
     tokens_per_step = config.train.batch_size * config.train.gradient_accumulation_steps * config.data.seq_len
     return {
-        "model": f"{config.model.family}-{config.model.size} ({size_preset(config.model.family, config.model.size)['num_hidden_layers']} layers)",
-        "parameters": parameters,
+        "model": f"{model.config.model_type} ({type(model).__name__}, {model.config.num_hidden_layers} layers), {source}",
+        "parameters": sum(parameter.numel() for parameter in model.parameters()),
         "steps": steps,
         "tokens_per_step_per_process": tokens_per_step,
         "tokens_total_per_process": steps * tokens_per_step,
         "output_dir": config.output_dir,
     }
+
+
+def _planned_model(config: RunConfig, tokenizer: Any) -> tuple[Any, str]:
+    """The model the run will train, built on the meta device (no weights read or drawn), and where it comes from."""
+    import torch
+
+    from mlmkit.models.factory import build_model_config, check_compatible, new_model, set_attention
+
+    section = config.model
+    with torch.device("meta"):
+        if section.path:
+            model_config = _checkpoint_config(config)
+            check_compatible(model_config, tokenizer, config.data.seq_len)
+            model = new_model("mass" if section.family == "mass" else "auto", model_config)
+            source = f"continued from model.path {section.path}"
+        else:
+            model_config = build_model_config(section.family, section.size, tokenizer, config.data.seq_len, section.config)
+            model = new_model(section.family, model_config)
+            source = f"new: model.family {section.family}, model.size {section.size}"
+        set_attention(model, section.attn_implementation)
+        if section.late_mask is not None:
+            from mlmkit.models.late_mask import LateMaskForMaskedLM
+
+            model = LateMaskForMaskedLM(model, section.late_mask, getattr(tokenizer, "mask_token_id", None))
+            source += f", 3ML late-mask (last {section.late_mask.late_layers} layers)"
+    return model, source
+
+
+def _checkpoint_config(config: RunConfig) -> Any:
+    """The HF config of model.path (a folder, a late-mask folder, or a Hub id)."""
+    from mlmkit.models.late_mask import _late_mask_folder, is_late_mask_folder
+    from mlmkit.models.loading import load_model_config
+
+    path = config.model.path
+    if config.model.late_mask is not None and is_late_mask_folder(path):
+        path = str(_late_mask_folder(Path(path)))
+    return load_model_config(path, what="model.path")
 
 
 class _VocabularyStandIn:
@@ -82,10 +112,11 @@ class _VocabularyStandIn:
 
 
 def _tokenizer_or_stand_in(config: RunConfig) -> Any:
-    if config.tokenizer.path:
+    path = config.tokenizer.path or config.model.path  # a continued model brings its own tokenizer
+    if path:
         from mlmkit.models.loading import load_tokenizer
 
-        return load_tokenizer(config.tokenizer.path)
+        return load_tokenizer(path, what="tokenizer.path" if config.tokenizer.path else "model.path")
     for path in config.tokenizer.corpus:
         if not Path(path).is_file():
             raise MlmkitError(f"tokenizer.corpus: {path!r} does not exist")

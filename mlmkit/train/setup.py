@@ -10,7 +10,7 @@ import torch
 
 from mlmkit.config import RunConfig
 from mlmkit.data.words import special_token_ids
-from mlmkit.models.factory import build_model, build_model_config, check_compatible, model_class
+from mlmkit.models.factory import build_model, build_model_config, check_compatible, model_class, set_attention
 from mlmkit.train.inputs import resolve_datasets, resolve_tokenizer
 
 
@@ -76,7 +76,7 @@ def build_parts(config: RunConfig, accelerator: Any) -> RunParts:
 
 
 def build_masked_lm(config: RunConfig, tokenizer: Any) -> torch.nn.Module:
-    """The model: continued from model.path, or new from family × size (+ model.config fields).
+    """The model: continued from model.path (a folder or a Hub id), or new from family × size (+ model.config fields).
 
     With model.late_mask the standard model is wrapped as a 3ML late-mask model, or a late-mask
     checkpoint (a folder with `late_mask/`) is continued as one.
@@ -88,7 +88,7 @@ def build_masked_lm(config: RunConfig, tokenizer: Any) -> torch.nn.Module:
 
     if config.model.path and is_late_mask_folder(config.model.path):
         model = LateMaskForMaskedLM.from_pretrained(config.model.path, settings=late_mask)
-        check_compatible(model.config, tokenizer, config.data.seq_len, model.config.model_type)
+        check_compatible(model.config, tokenizer, config.data.seq_len)
         return model
     return LateMaskForMaskedLM(_standard_masked_lm(config, tokenizer), late_mask, tokenizer.mask_token_id, config.train.seed)
 
@@ -101,13 +101,14 @@ def _standard_masked_lm(config: RunConfig, tokenizer: Any) -> torch.nn.Module:
 
         # MASS continues in its own class (BART that takes decoder positions); its checkpoints are plain BART.
         auto_class = model_class("mass") if config.model.family == "mass" else AutoModelForMaskedLM
-        model = load_model(config.model.path, auto_class)
-        check_compatible(model.config, tokenizer, config.data.seq_len, model.config.model_type)
-        return model
-    model_config = build_model_config(
-        config.model.family, config.model.size, tokenizer, config.data.seq_len, config.model.config
-    )
-    return build_model(config.model.family, model_config, config.train.seed)
+        model = load_model(config.model.path, auto_class, what="model.path")
+        check_compatible(model.config, tokenizer, config.data.seq_len)
+    else:
+        model_config = build_model_config(
+            config.model.family, config.model.size, tokenizer, config.data.seq_len, config.model.config
+        )
+        model = build_model(config.model.family, model_config, config.train.seed)
+    return set_attention(model, config.model.attn_implementation)
 
 
 def build_collators(config: RunConfig, tokenizer: Any, process_index: int = 0, num_processes: int = 1) -> tuple[Any, Any]:

@@ -47,7 +47,8 @@ def test_the_same_seed_builds_the_same_weights(wordpiece) -> None:
         ("bert", "tiny", 128, {"hidden_sise": 64}, r"model\.config\.hidden_sise is not a field of BertConfig; did you mean 'hidden_size'\?"),
         ("bert", "tiny", 128, {"vocab_size": 100}, r"the tokenizer has 2000 ids but the model's vocab_size is 100"),
         ("bert", "tiny", 1024, {"max_position_embeddings": 512}, r"data\.seq_len=1024 needs max_position_embeddings >= 1024 but the model has 512"),
-        ("roberta", "tiny", 512, {"max_position_embeddings": 512}, r"needs max_position_embeddings >= 513"),  # [PAD] is id 0
+        # RoBERTa's position ids start after padding_idx: pad_token_id + 1 more (the WordPiece [PAD] is 0).
+        ("roberta", "tiny", 512, {"max_position_embeddings": 512}, r"needs max_position_embeddings >= 513"),
     ],
 )
 def test_mismatches_get_clear_errors(wordpiece, family, size, seq_len, overrides, message) -> None:

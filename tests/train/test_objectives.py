@@ -59,3 +59,43 @@ def test_wrapping_does_not_change_what_is_saved(tmp_path: Path) -> None:
     reloaded = transformers.AutoModelForMaskedLM.from_pretrained(tmp_path, local_files_only=True)
     assert type(reloaded) is transformers.BertForMaskedLM
     assert reloaded.state_dict().keys() == model.state_dict().keys()
+
+
+class MixingHead(torch.nn.Module):
+    """An MLM head that is not position-wise: each position's logits also see the mean over the sequence."""
+
+    def __init__(self, head: torch.nn.Module) -> None:
+        super().__init__()
+        self.head = head
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.head(hidden + hidden.mean(dim=1, keepdim=True))
+
+
+def test_a_head_that_mixes_positions_gets_the_dense_head_and_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    model = _model("bert").eval()
+    model.cls = MixingHead(model.cls)
+    batch = _batch()
+    with caplog.at_level("INFO", logger="mlmkit"):
+        module = MLMObjective(sparse=True).wrap(model)
+    assert module.sparse is False
+    lines = [record.getMessage() for record in caplog.records if record.name == "mlmkit"]
+    assert len(lines) == 1 and "sparse MLM head does not apply" in lines[0] and "using the dense head" in lines[0]
+    torch.testing.assert_close(module(**batch)["loss"], model(**batch).loss)
+
+
+def test_a_model_whose_forward_fails_on_the_check_batch_gets_the_dense_head(caplog: pytest.LogCaptureFixture) -> None:
+    """X-MOD needs a language before any forward: the check reports why instead of crashing."""
+    config = transformers.XmodConfig(**SMALL, pad_token_id=1)
+    with caplog.at_level("INFO", logger="mlmkit"):
+        module = MLMObjective(sparse=True).wrap(transformers.XmodForMaskedLM(config))
+    assert module.sparse is False
+    assert any("Input language unknown" in record.getMessage() for record in caplog.records)
+
+
+def test_the_sparse_head_is_not_checked_when_it_is_switched_off(caplog: pytest.LogCaptureFixture) -> None:
+    model = _model("bert")
+    model.cls = MixingHead(model.cls)
+    with caplog.at_level("INFO", logger="mlmkit"):
+        assert MLMObjective(sparse=False).wrap(model).sparse is False
+    assert not caplog.records

@@ -71,7 +71,7 @@ def _tokenize(dataset: Any, spec: TaskSpec, tokenizer: Any, max_length: int) -> 
     return dataset.map(encode, batched=True, remove_columns=dataset.column_names, desc=f"tokenize {spec.name}")
 
 
-def _load_classifier(model_dir: Path, spec: TaskSpec) -> Any:
+def _load_classifier(model_dir: str | Path, spec: TaskSpec) -> Any:
     from transformers import AutoModelForSequenceClassification
 
     from mlmkit.models.loading import load_model
@@ -89,7 +89,7 @@ def _load_classifier(model_dir: Path, spec: TaskSpec) -> Any:
 
 
 def finetune_and_score(
-    model_dir: Path,
+    model_dir: str | Path,
     spec: TaskSpec,
     encoded: dict[str, Any],
     hparams: HParams,
@@ -158,7 +158,7 @@ def shipped_glue_dir() -> Path:
 
 
 def run_glue(model_dir: str | Path, task_names: list[str], data_dir: str | Path | None, options: GlueOptions) -> dict:
-    """Fine-tune `model_dir` on each task once per seed and summarise the dev scores.
+    """Fine-tune `model_dir` (a checkpoint folder or a Hub id) on each task once per seed and summarise the dev scores.
 
     Args:
         data_dir: the folder of GLUE task folders; None: the SST-2 sample shipped with mlmkit.
@@ -167,7 +167,7 @@ def run_glue(model_dir: str | Path, task_names: list[str], data_dir: str | Path 
     """
     from accelerate import Accelerator
 
-    from mlmkit.models.loading import check_model_folder, load_tokenizer
+    from mlmkit.models.loading import load_tokenizer, model_source
 
     if data_dir is None:
         missing = [name for name in task_names if not (shipped_glue_dir() / TASKS[name].folder).is_dir()]
@@ -177,8 +177,8 @@ def run_glue(model_dir: str | Path, task_names: list[str], data_dir: str | Path 
                 "GLUE task folders (CoLA/ SST-2/ MRPC/ ...)"
             )
         data_dir = shipped_glue_dir()
-    model_dir = check_model_folder(model_dir)
-    tokenizer = load_tokenizer(model_dir)
+    model_dir = model_source(model_dir, what="--model")
+    tokenizer = load_tokenizer(model_dir, what="--model")
     tasks, skipped = _load_all(Path(data_dir), task_names, options)
     accelerator = Accelerator()
     per_seed, details = {}, {}
@@ -188,7 +188,7 @@ def run_glue(model_dir: str | Path, task_names: list[str], data_dir: str | Path 
 
 
 def _run_task(
-    model_dir: Path, spec: TaskSpec, data: TaskData, options: GlueOptions, accelerator: Any, tokenizer: Any
+    model_dir: str | Path, spec: TaskSpec, data: TaskData, options: GlueOptions, accelerator: Any, tokenizer: Any
 ) -> tuple[dict[int, dict[str, dict[str, float]]], dict]:
     """All seeds of one task: (seed -> eval name -> metric -> value, details for results.json)."""
     started = time.perf_counter()

@@ -17,7 +17,7 @@ from mlmkit.eval.squad.data import VERSIONS, SquadExample, read_squad, split_by_
 from mlmkit.eval.squad.decode import decode_windows, final_predictions
 from mlmkit.eval.squad.features import WindowDataset, build_windows
 from mlmkit.eval.squad.metrics import evaluate_v1, evaluate_v2
-from mlmkit.models.loading import check_model_folder
+from mlmkit.models.loading import model_source
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def train_and_predict(
     from mlmkit.eval.finetune import finetune, predict
     from mlmkit.models.loading import load_model, load_tokenizer
 
-    tokenizer = load_tokenizer(config.model)
+    tokenizer = load_tokenizer(config.model, what="--model")
     if not getattr(tokenizer, "is_fast", False):
         raise MlmkitError(f"the tokenizer in {config.model!r} is not a fast tokenizer; SQuAD windows need offset mappings")
     window_options = dict(max_length=config.max_length, doc_stride=config.doc_stride)
@@ -115,7 +115,7 @@ def train_and_predict(
     accelerator = Accelerator()
     with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
         torch.manual_seed(config.seed)
-        model = load_model(config.model, AutoModelForQuestionAnswering)
+        model = load_model(config.model, AutoModelForQuestionAnswering, what="--model")
         if fine_tune:
             model = finetune(
                 model, _loader(train_windows.tensors, config.batch_size, config.seed), accelerator,
@@ -160,7 +160,7 @@ def format_table(results: dict[str, float], baseline: dict[str, float]) -> str:
 def run_squad(config: SquadConfig) -> dict[str, float]:
     """Fine-tune, predict and score; write OUT/predictions.json, OUT/results.json, OUT/null_odds.json
     (v2.0) and OUT/baseline.json; return the results."""
-    check_model_folder(config.model)  # fail before the slow steps
+    model_source(config.model, what="--model")  # fail before the slow steps
     check_writable_folder(config.out)
     train, dev, bad_ids = load_splits(config)
     _report_bad_ids(bad_ids, train)
