@@ -7,13 +7,15 @@ import argparse
 from mlmkit.errors import MlmkitError
 
 EXAMPLE = """\
-example:
+examples:
+  mlmkit glue --model runs/tiny-cpu/final --task sst2 --seeds 1,2,3 --out runs/tiny-cpu/glue
+      (the SST-2 sample shipped with mlmkit; no --data-dir needed)
   mlmkit glue --model runs/bert/final --task rte,stsb --data-dir glue_data --seeds 1,2,3 --out runs/bert/glue
   mlmkit glue --model runs/bert/final --task all --data-dir glue_data --out runs/bert/glue
 
 --data-dir holds the original GLUE task folders (CoLA/ SST-2/ MRPC/ STS-B/ QQP/ MNLI/ QNLI/ RTE/ WNLI/,
 as written by download_glue_data.py), or per task a DatasetDict.save_to_disk folder named after the task
-(cola/, sst2/, ...). Defaults per task (lr 2e-5, batch 32, max length 128, 3 epochs; 5 for MRPC/WNLI,
+(cola/, sst2/, ...). Defaults per task (batch 32, max length 128, 3 epochs; 5 for MRPC/WNLI,
 10 for RTE/STS-B) are in mlmkit/eval/glue/tasks.py. Writes OUT/results.json and OUT/results.md.
 """
 
@@ -46,7 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output folder for results.json and results.md")
     parser.add_argument("--seeds", type=parse_seeds, default=(1,), help="fine-tuning seeds, one run each (default: 1)")
     parser.add_argument("--epochs", type=float, help="training epochs (may be fractional); default: per task")
-    parser.add_argument("--lr", type=float, help="peak learning rate; default: per task")
+    parser.add_argument("--lr", type=float, help="peak learning rate; default by model width: 1e-3 up to hidden size 128, "
+                        "1e-4 up to 512, else BERT's 2e-5 (mlmkit/eval/glue/run.py, LR_BY_WIDTH)")
     parser.add_argument("--batch-size", type=int, help="training batch size; default: per task")
     parser.add_argument("--max-length", type=int, help="max tokens per example; default: 128")
     parser.add_argument("--max-train-samples", type=int, help="train on a fixed random subset of this many rows")

@@ -123,3 +123,13 @@ def test_sst2_runs_on_the_shipped_sample_without_data_dir(tiny_bert, tmp_path, c
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["details"]["sst2"]["train_rows"] == 32 and results["details"]["sst2"]["eval_rows"] == {"sst2": 16}
     assert len(results["details"]["sst2"]["predictions"]["sst2"]["1"]) == 16
+
+
+def test_default_lr_follows_model_width():
+    """BERT's 2e-5 leaves tiny models at the majority class; an explicit --lr always wins."""
+    from mlmkit.eval.glue.run import GlueOptions, default_lr, resolve_hparams
+    from mlmkit.eval.glue.tasks import TASKS
+
+    assert [default_lr(width, 2e-5) for width in (128, 256, 512, 768, None)] == [1e-3, 1e-4, 1e-4, 2e-5, 2e-5]
+    assert resolve_hparams(TASKS["sst2"], GlueOptions(), hidden_size=128).lr == 1e-3
+    assert resolve_hparams(TASKS["sst2"], GlueOptions(lr=5e-5), hidden_size=128).lr == 5e-5
