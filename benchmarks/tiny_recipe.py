@@ -35,6 +35,9 @@ WIKITEXT_TEST = REPO.parent / "shared" / "data" / "corpus" / "wikitext-2-raw" / 
 
 # HF's BertForMaskedLM (post-LN) at the tiny recipe's shape: the same width, depth, heads and lr.
 BERT = ["model.family=bert", "model.config={hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0}"]
+# The same BERT with its LayerNorms before each sub-layer instead of after (transformers' XLM-RoBERTa-XL
+# layer, 995,360 parameters like BERT-tiny): isolates pre-LN from ModernBERT's other changes.
+PRELN_BERT = ["model.family=auto", "model.config={model_type: xlm-roberta-xl, hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0}"]
 # Each variant: (what it tests, recipe overrides on top of the shipped tiny recipe, steps multiplier).
 VARIANTS: dict[str, tuple[str, list[str], float]] = {
     "shipped": ("the shipped tiny recipe", [], 1.0),
@@ -46,6 +49,9 @@ VARIANTS: dict[str, tuple[str, list[str], float]] = {
                       ["model.family=bert", "model.config={hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0, initializer_range: 0.1}"], 1.0),
     "bert-mask-only": ("post-LN BERT trained with [MASK] only", [*BERT, "collator.options.mask_replace_prob=1.0",
                                                                  "collator.options.random_replace_prob=0.0"], 1.0),
+    "preln-bert": ("BERT with pre-LN only (XLM-R-XL's layer: BERT's weights, parameter count, absolute positions "
+                   "and GELU, the LayerNorms moved before each sub-layer)", PRELN_BERT, 1.0),
+    "preln-bert-lr-1e-3": ("pre-LN BERT at lr 1e-3", [*PRELN_BERT, "train.lr=1e-3"], 1.0),
     "lr-1e-3": ("ModernBERT at lr 1e-3", ["train.lr=1e-3"], 1.0),
     "lr-1e-2": ("ModernBERT at lr 1e-2", ["train.lr=1e-2"], 1.0),
     "warmup-30": ("ModernBERT with 30% warm-up", ["train.warmup_ratio=0.3"], 1.0),

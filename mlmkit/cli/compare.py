@@ -38,6 +38,8 @@ def _names(value: str) -> tuple[str, ...]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from mlmkit.compare.options import CompareOptions
+
     parser = subparsers.add_parser(
         "compare",
         help="pretrain and evaluate several masking strategies under one budget",
@@ -46,42 +48,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--strategies", type=_names, default=("random", "whole_word", "span"),
-                        help="strategies to compare, comma-separated (default: random,whole_word,span)")
-    parser.add_argument("--corpus", nargs="+", default=(), metavar="FILE",
+    d = CompareOptions()  # the defaults live in the dataclass only
+
+    def listed(values: tuple) -> str:
+        return ",".join(str(value) for value in values)
+
+    parser.add_argument("--strategies", type=_names, default=d.strategies,
+                        help=f"strategies to compare, comma-separated; the first is the reference (default: {listed(d.strategies)})")
+    parser.add_argument("--corpus", nargs="+", default=d.corpus, metavar="FILE",
                         help="text files to pretrain on (default: the embedded WikiText corpus)")
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--max-steps", type=int, default=200, help="optimizer steps per strategy (default: 200)")
+    budget.add_argument("--max-steps", type=int, default=d.max_steps, help=f"optimizer steps per strategy (default: {d.max_steps})")
     budget.add_argument("--minutes", type=float,
                         help="wall-clock minutes per strategy, turned into one step count for all by a short timing probe")
-    parser.add_argument("--model-size", default="tiny", help="tiny|mini|small|medium|base|large (default: tiny)")
-    parser.add_argument("--family", default="bert", help="bert|roberta (default: bert)")
-    parser.add_argument("--seq-len", type=int, default=128, help="tokens per block (default: 128)")
-    parser.add_argument("--batch-size", type=int, default=32, help="pretraining batch size (default: 32)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="peak pretraining learning rate (default: 1e-3)")
-    parser.add_argument("--vocab-size", type=int, default=4000, help="WordPiece vocabulary trained on the corpus (default: 4000)")
-    parser.add_argument("--mlm-probability", type=float, default=0.15, help="masking rate of every strategy (default: 0.15)")
+    parser.add_argument("--model-size", default=d.model_size, help=f"tiny|mini|small|medium|base|large (default: {d.model_size})")
+    parser.add_argument("--family", default=d.family, help=f"modernbert|bert|roberta (default: {d.family}; --late-mask needs bert or roberta)")
+    parser.add_argument("--seq-len", type=int, default=d.seq_len, help=f"tokens per block (default: {d.seq_len})")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size, help=f"pretraining batch size (default: {d.batch_size})")
+    parser.add_argument("--lr", type=float, default=d.lr, help=f"peak pretraining learning rate (default: {d.lr})")
+    parser.add_argument("--vocab-size", type=int, default=d.vocab_size,
+                        help=f"WordPiece vocabulary trained on the corpus (default: {d.vocab_size})")
+    parser.add_argument("--mlm-probability", type=float, default=d.mlm_probability,
+                        help=f"masking rate of every strategy (default: {d.mlm_probability})")
     parser.add_argument("--option", action="append", default=[], metavar="STRATEGY.KEY=VALUE",
                         help="an option of one strategy's collator, e.g. span.geometric_p=0.3 (repeatable; "
                         "STRATEGY+late_mask.KEY sets it for the late-mask run only)")
-    parser.add_argument("--late-mask", type=_names, default=(), metavar="STRATEGIES",
-                        help="strategies to also run as 3ML late-mask models, comma-separated; each adds a run "
-                        "STRATEGY+late_mask with exact 80/10/10 counts per row (default: none)")
+    parser.add_argument("--late-mask", type=_names, default=d.late_mask, metavar="STRATEGIES",
+                        help="strategies to also run as 3ML late-mask models (with --family bert or roberta), comma-separated; "
+                        "each adds a run STRATEGY+late_mask with exact 80/10/10 counts per row (default: none)")
     parser.add_argument("--late-layers", type=int,
                         help="layers the [MASK]s join for in --late-mask runs (default: 2, at most half the model's layers)")
-    parser.add_argument("--glue-tasks", type=_names, default=("sst2",), help="GLUE tasks (default: sst2)")
+    parser.add_argument("--glue-tasks", type=_names, default=d.glue_tasks, help=f"GLUE tasks (default: {listed(d.glue_tasks)})")
     parser.add_argument("--glue-data-dir", help="folder with the GLUE task folders (default: the SST-2 sample shipped with mlmkit)")
-    parser.add_argument("--max-train-samples", type=int, default=2000, help="GLUE training rows per task (default: 2000)")
-    parser.add_argument("--max-eval-samples", type=int, help="GLUE dev rows per task (default: all)")
-    parser.add_argument("--glue-epochs", type=float, help="GLUE fine-tuning epochs (default: per task)")
-    parser.add_argument("--glue-lr", type=float, default=3e-4,
-                        help="GLUE fine-tuning peak LR (default: 3e-4, suited to tiny models; use 2e-5 at base size)")
-    parser.add_argument("--seeds", type=parse_seeds, default=(1, 2, 3),
-                        help="GLUE fine-tuning seeds of every model, as in `mlmkit glue` (default: 1,2,3)")
-    parser.add_argument("--pretrain-seeds", type=parse_seeds, default=(0,),
+    parser.add_argument("--max-train-samples", type=int, default=d.max_train_samples,
+                        help=f"GLUE training rows per task (default: {d.max_train_samples or 'all'})")
+    parser.add_argument("--max-eval-samples", type=int, default=d.max_eval_samples, help="GLUE dev rows per task (default: all)")
+    parser.add_argument("--glue-epochs", type=float, default=d.glue_epochs,
+                        help=f"GLUE fine-tuning epochs (default: {d.glue_epochs or 'per task'})")
+    parser.add_argument("--glue-lr", type=float, default=d.glue_lr,
+                        help="GLUE fine-tuning peak LR (default: by model width, as `mlmkit glue`: 1e-3 for tiny models)")
+    parser.add_argument("--seeds", type=parse_seeds, default=d.seeds,
+                        help=f"GLUE fine-tuning seeds of every model, as in `mlmkit glue` (default: {listed(d.seeds)})")
+    parser.add_argument("--pretrain-seeds", type=parse_seeds, default=d.pretrain_seeds,
                         help="pretraining seeds: one run per strategy and seed, each with its own initialisation, data "
-                        "order and masks, shared by all strategies (default: 0)")
-    parser.add_argument("--out", default="runs/compare", help="output folder (default: runs/compare)")
+                        f"order and masks, shared by all strategies (default: {listed(d.pretrain_seeds)})")
+    parser.add_argument("--out", default=d.out, help=f"output folder (default: {d.out})")
     parser.set_defaults(func=run)
 
 
@@ -98,7 +109,8 @@ def parse_strategy_options(pairs: list[str]) -> dict[str, dict[str, object]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlmkit.compare.run import CompareOptions, run_comparison
+    from mlmkit.compare.run import run_comparison
+    from mlmkit.compare.options import CompareOptions
 
     options = CompareOptions(
         strategies=args.strategies, corpus=tuple(args.corpus), out=args.out, max_steps=args.max_steps,

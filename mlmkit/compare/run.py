@@ -19,49 +19,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlmkit.compare.options import CompareOptions
 from mlmkit.errors import MlmkitError
 from mlmkit.eval.held_out import HeldOutMasking
 from mlmkit.logs import logger
 
 # The one held-out measure every model is scored with (fixed [MASK]-only masks; mlmkit.eval.held_out).
 COMMON_EVAL = HeldOutMasking().to_dict()
-
-
-@dataclass(frozen=True)
-class CompareOptions:
-    """What to compare and under which budget (defaults: the README demo, a few minutes on 2 CPU cores)."""
-
-    strategies: tuple[str, ...] = ("random", "whole_word", "span")
-    corpus: tuple[str, ...] = ()  # default: the embedded WikiText corpus
-    out: str = "runs/compare"
-    max_steps: int = 200
-    minutes: float | None = None  # per strategy; overrides max_steps after a timing probe
-    family: str = "bert"
-    model_size: str = "tiny"
-    seq_len: int = 128
-    batch_size: int = 32
-    lr: float = 1e-3
-    vocab_size: int = 4000
-    mlm_probability: float = 0.15
-    strategy_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # by strategy or run name
-    late_mask: tuple[str, ...] = ()  # strategies also run as 3ML late-mask models
-    late_layers: int | None = None  # default: 2 (3ML's base set-up), at most half the model's layers
-    glue_tasks: tuple[str, ...] = ("sst2",)
-    glue_data_dir: str | None = None  # default: the SST-2 sample shipped with mlmkit
-    max_train_samples: int | None = 2000
-    max_eval_samples: int | None = None
-    glue_epochs: float | None = None
-    # Small BERTs take larger fine-tuning LRs than BERT-base's 2e-5: the grid released with Turc et al.
-    # 2019's small models is {3e-4, 1e-4, 5e-5, 3e-5} (google-research/bert README). Measured on the demo's
-    # tiny BERT, SST-2 sample, 3 epochs: 1e-4 stays at the majority class (50.9%), 3e-4 reaches 64.5%.
-    # None = the task's default.
-    glue_lr: float | None = 3e-4
-    seeds: tuple[int, ...] = (1, 2, 3)  # fine-tuning seeds of every model, as in `mlmkit glue --seeds`
-    pretrain_seeds: tuple[int, ...] = (0,)  # one pretraining run per strategy and seed (init, data order, masks)
 
 
 def run_comparison(options: CompareOptions) -> dict[str, Any]:

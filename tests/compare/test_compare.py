@@ -14,7 +14,8 @@ def test_miniature_comparison_report_and_resume(tmp_path, shared_data):
         (shared_data / "corpus" / "wikitext-2-raw" / "wiki.test.raw").read_text(encoding="utf-8")[:300_000], encoding="utf-8"
     )
     argv = [
-        "compare", "--strategies", "random,span", "--late-mask", "span", "--corpus", str(corpus), "--max-steps", "4",
+        "compare", "--strategies", "random,span", "--late-mask", "span", "--family", "bert", "--lr", "1e-3",
+        "--corpus", str(corpus), "--max-steps", "4",
         "--batch-size", "8", "--vocab-size", "1000", "--glue-tasks", "rte", "--glue-data-dir", str(shared_data / "glue"),
         "--max-train-samples", "16", "--max-eval-samples", "16", "--glue-epochs", "1", "--seeds", "1,2",
         "--pretrain-seeds", "0,1", "--out", str(out),
@@ -89,7 +90,9 @@ def test_strategy_options_and_bad_input(tmp_path, capsys):
     assert "expected STRATEGY.KEY=VALUE" in capsys.readouterr().err
     assert main(["compare", "--late-mask", "mass", "--out", str(tmp_path)]) == 2
     assert "trains an encoder-decoder" in capsys.readouterr().err
-    assert main(["compare", "--late-mask", "random", "--late-layers", "2", "--out", str(tmp_path)]) == 2
+    assert main(["compare", "--late-mask", "random", "--out", str(tmp_path)]) == 2
+    assert "--late-mask needs --family bert or roberta (3ML's late-[MASK] encoders), got 'modernbert'" in capsys.readouterr().err
+    assert main(["compare", "--late-mask", "random", "--family", "bert", "--late-layers", "2", "--out", str(tmp_path)]) == 2
     assert "--late-layers 2 does not fit a tiny model (2 layers): use 1, so" in capsys.readouterr().err
     assert main(["compare", "--strategies", "random", "--option", "span.geometric_p=0.3", "--out", str(tmp_path)]) == 2
     assert "no run is named 'span'; the runs are ['random']" in capsys.readouterr().err
