@@ -1,11 +1,13 @@
 """`mlmkit compare`: pretrain one model per masking strategy under one budget, then evaluate all alike.
 
 Fairness is by construction: one tokenizer, one prepared dataset and one set of corpus statistics
-are built once and shared; every run gets the same model config, optimiser, steps, batch size, data
-order (the sampler's seed) and initialisation (the model seed); only the collator differs. Every
-model is then scored on the same held-out blocks with the same fixed random 15% [MASK] masking, so MLM
-numbers are comparable across strategies (each run's own eval uses its own masking, which is
-not), and fine-tuned on the same GLUE subsets with the same seeds.
+are built once and shared; for each pretraining seed every run gets the same model config, optimiser,
+steps, batch size, data order (the sampler's seed) and initialisation (the model seed); only the
+collator differs. Every model is then scored with the one held-out measure (`mlmkit.eval.held_out`:
+the same blocks, fixed [MASK]-only masks), and fine-tuned on the same GLUE subsets with the same seeds,
+beside a no-pretraining control: the same initial weights, fine-tuned the same way. The report
+(`mlmkit.compare.report`) gives every number its interval and says what the differences allow one to
+conclude (`mlmkit.compare.analysis`).
 
 `late_mask` adds, for each strategy it names, a second run "STRATEGY+late_mask": the same collator
 with the 3ML late-[MASK] layout and a late-mask model (papers.md §11) of the same size and steps, so
@@ -135,6 +137,9 @@ def _check(options: CompareOptions) -> None:
     stray = [name for name in options.strategy_options if name not in runs]
     if stray:
         raise MlmkitError(f"--option {stray[0]}.…: no run is named {stray[0]!r}; the runs are {runs}")
+    from mlmkit.data.output_folder import check_writable_folder
+
+    check_writable_folder(options.out)
     if options.max_steps < 1 or (options.minutes is not None and options.minutes <= 0):
         raise MlmkitError("--max-steps must be at least 1 and --minutes positive")
     for flag, seeds in (("--seeds", options.seeds), ("--pretrain-seeds", options.pretrain_seeds)):
@@ -236,8 +241,10 @@ def _budget_steps(first: PlannedRun, options: CompareOptions, shared: Shared, ou
     if not (probe_dir / "final" / "config.json").is_file():
         from mlmkit.train import pretrain
 
-        pretrain(_run_config(first, options.pretrain_seeds[0], options, shared, probe_dir, probe_steps), resume=False,
-                 description="timing probe")
+        from mlmkit.train.checkpoint import latest_checkpoint
+
+        config = _run_config(first, options.pretrain_seeds[0], options, shared, probe_dir, probe_steps)
+        pretrain(config, resume=latest_checkpoint(probe_dir) is not None, description="timing probe")
     rates = [row["tokens_per_s"] for row in read_metrics(probe_dir / "metrics.jsonl") if "tokens_per_s" in row]
     tokens_per_step = options.batch_size * options.seq_len
     steps = int(options.minutes * 60 * rates[-1] / tokens_per_step)
