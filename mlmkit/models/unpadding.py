@@ -29,6 +29,14 @@ from typing import Any
 
 import torch
 from torch.nn import functional as F
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+from mlmkit.errors import MlmkitError
+
+try:  # imported here, not in the attention function: a compiled step traces no import
+    from torch.nn.attention.varlen import varlen_attn
+except ImportError:  # torch < 2.10
+    varlen_attn = None
 
 # Base models whose forward takes position_ids and passes attention kwargs to the attention function,
 # checked to give the padded result on a flattened batch (tests/models/test_unpadding.py).
@@ -60,7 +68,8 @@ def varlen_inputs(
 ) -> tuple[dict[str, Any], torch.Tensor]:
     """The model inputs of a padded batch as one row of its real tokens, in sequences.
 
-    Reads the sequence bounds back from the device once (the kernels take their count and the longest).
+    Reads the sequence bounds back from the device (the kernels take them as a table of their count);
+    the longest sequence is given as the row width T, a bound that keeps a compiled step's shapes.
 
     Args:
         inputs: `input_ids` and `attention_mask` (B, T), plus any other (B, T) model inputs.
@@ -72,7 +81,7 @@ def varlen_inputs(
 
     Returns:
         (inputs, token_index): `input_ids` (1, N) and every other (B, T) input flattened alike,
-        `position_ids` (1, N), `cu_seq_lens_q/k` (S + 1,) int32, `max_length_q/k` and no masks;
+        `position_ids` (1, N), `cu_seq_lens_q/k` (S + 1,) int32, `max_length_q/k` = T and no masks;
         `token_index` (B, T) is each token's place in the row, -1 on padding.
     """
     attention_mask = inputs["attention_mask"]
@@ -82,8 +91,8 @@ def varlen_inputs(
     position_ids = columns if position_ids is None else position_ids
     flat = {name: value[kept].unsqueeze(0) for name, value in inputs.items() if name != "attention_mask"}
     first = starts[kept].nonzero()[:, 0].to(torch.int32)  # (S,) each sequence's first token in the row
-    cumulative = torch.cat([first, first.new_tensor([int(kept.sum())])])  # (S + 1,)
-    longest = int(cumulative.diff().max())
+    cumulative = torch.cat([first, kept.sum(dtype=torch.int32).view(1)])  # (S + 1,)
+    longest = kept.shape[1]  # no sequence is longer than a row
     layer_types = getattr(model_config, "layer_types", None)
     flat.update(
         position_ids=(position_ids[kept] + position_offset).unsqueeze(0),
@@ -130,15 +139,11 @@ def varlen_attention(
     Raises:
         MlmkitError: torch_varlen with attention dropout in training, on a CPU tensor, or with fp32 inputs.
     """
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     if cu_seq_lens_q is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
     if kernel == "sdpa_varlen":
         return _sdpa_per_sequence(query, key, value, cu_seq_lens_q, dropout, scaling, sliding_window), None
     _check_torch_varlen(query, dropout)
-    from torch.nn.attention.varlen import varlen_attn
-
     window = {} if sliding_window is None else {"window_size": (sliding_window - 1, sliding_window - 1)}
     output = varlen_attn(
         query[0].transpose(0, 1), key[0].transpose(0, 1), value[0].transpose(0, 1),  # (N, heads, head_dim)
@@ -165,8 +170,8 @@ def _sdpa_per_sequence(
 
 
 def _check_torch_varlen(query: torch.Tensor, dropout: float) -> None:
-    from mlmkit.errors import MlmkitError
-
+    if varlen_attn is None:
+        raise MlmkitError(f"model.attn_implementation=torch_varlen needs torch >= 2.10 (torch.nn.attention.varlen), found {torch.__version__}")
     if dropout:
         raise MlmkitError(
             f"model.attn_implementation=torch_varlen has no attention dropout, and the model asks for {dropout}; "
