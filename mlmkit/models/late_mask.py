@@ -20,7 +20,9 @@ Batch layout (made by `mlmkit.masking.late_mask_output.to_late_mask`):
     visible_labels                        # (B, E) targets kept visible (80/10/10 random/kept), else -100
     token_type_ids, masked_token_type_ids # optional, (B, E) and (B, M); type 0 when absent
 `positions`/`masked_positions` are -1 in padding slots. Row indices become position ids here, not in
-the collator, because only the model knows RoBERTa's offset (ids start at padding_idx + 1).
+the collator, because only the model knows RoBERTa's offset (ids start at padding_idx + 1). With a
+`separator_id` (`data.document_attention: block`, `mlmkit.models.documents`), position ids restart at
+every document of a packed row and both stages attend within documents only.
 
 Variants: "self" (3ML_self, above) and "cross" (3ML_cross: only the [MASK] slots are queries; each
 late layer self-attends over them, cross-attends to the encoder output through an added block, then
