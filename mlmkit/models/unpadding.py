@@ -92,6 +92,7 @@ def varlen_inputs(
     flat = {name: value[kept].unsqueeze(0) for name, value in inputs.items() if name != "attention_mask"}
     first = starts[kept].nonzero()[:, 0].to(torch.int32)  # (S,) each sequence's first token in the row
     cumulative = torch.cat([first, kept.sum(dtype=torch.int32).view(1)])  # (S + 1,)
+    torch._dynamo.maybe_mark_dynamic(cumulative, 0)  # S changes from batch to batch: one compiled graph for all
     longest = kept.shape[1]  # no sequence is longer than a row
     layer_types = getattr(model_config, "layer_types", None)
     flat.update(

@@ -5,8 +5,8 @@ App. B; nanoGPT's `estimate_mfu`). The FLOPs per token are counted once, on the 
 `torch.utils.flop_counter.FlopCounterMode` over the first step's forward and backward, run eagerly, so
 they are those of the step that really runs (the sparse head's smaller projection, late-mask's shorter
 encoder) rather than the 6N rule of thumb; with a masking schedule they are the first batch's. Attention
-kernels without a FLOP formula (the variable-length ones, CPU SDPA) are not counted, which understates
-MFU by the attention's share (a few percent at length 512).
+kernels that FlopCounterMode has no formula for (SDPA on a CPU, for one) are not counted, which
+understates MFU by the attention's share (a few percent at length 128, more at 512).
 """
 
 from __future__ import annotations
