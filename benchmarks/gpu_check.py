@@ -148,12 +148,18 @@ def child(args: argparse.Namespace, *task: str, time_box: float) -> tuple[str, s
                    "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}  # fmt: skip
     with open(log, "w", encoding="utf-8") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, env=environment)
+        # Stopped from outside (`timeout`, Ctrl-C): take the case's process group down too, then stop.
+        stop = lambda number, frame: (os.killpg(process.pid, signal.SIGKILL), sys.exit(128 + number))  # noqa: E731
+        previous = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGINT)}
         try:
             code = process.wait(timeout=time_box)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)  # the case and its DataLoader and compile workers
             process.wait()
             code = None
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
     lines = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
     last = lines[-1][:300] if lines else ""
     if code is None:
