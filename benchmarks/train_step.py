@@ -11,8 +11,8 @@ that about a share P of the batch is padding (the case unpadding addresses). Var
 - sparse:           the body runs on every position, the head only at labelled ones;
 - dense_unpadded,
   sparse_unpadded:  the same, with the body on the real tokens only (one flattened row and a
-                    variable-length attention, --varlen-attn: sdpa_varlen, or flash_attention_2 on a
-                    GPU with flash-attn); ModernBERT only;
+                    variable-length attention, --varlen-attn: sdpa_varlen, or torch_varlen /
+                    flash_attention_2 on a GPU);
 - late_mask:        3ML (papers.md §11, mlmkit.models.late_mask): the first N−k layers run on the unmasked
                     tokens only, the k late layers over the full length, the head at labelled positions;
                     the batch is the late-mask collator layout of the same labels; BERT/RoBERTa only.
@@ -102,8 +102,8 @@ class Variant:
 VARIANTS: dict[str, Variant] = {
     "dense": Variant(lambda model, late_layers: MaskedLMModule(model, sparse=False, unpad=False)),
     "sparse": Variant(lambda model, late_layers: MaskedLMModule(model, sparse=True, unpad=False)),
-    "dense_unpadded": Variant(lambda model, late_layers: MaskedLMModule(model, sparse=False), ("modernbert",), True),
-    "sparse_unpadded": Variant(lambda model, late_layers: MaskedLMModule(model, sparse=True), ("modernbert",), True),
+    "dense_unpadded": Variant(lambda model, late_layers: MaskedLMModule(model, sparse=False), unpadded=True),
+    "sparse_unpadded": Variant(lambda model, late_layers: MaskedLMModule(model, sparse=True), unpadded=True),
     "late_mask": Variant(
         lambda model, late_layers: LateMaskObjective().wrap(LateMaskForMaskedLM(model, LateMaskConfig(late_layers))),
         ("bert", "roberta"),
@@ -338,7 +338,7 @@ def main() -> None:
     parser.add_argument("--late-layers", type=int, default=2, help="k of the late_mask variant (3ML: 2 for base)")
     parser.add_argument("--attn", default="eager", choices=["eager", "sdpa"])
     parser.add_argument("--varlen-attn", default="sdpa_varlen", help="attention of the *_unpadded variants "
-                        "(sdpa_varlen, or flash_attention_2 / flash_attention_3 on a GPU with flash-attn)")
+                        "(sdpa_varlen, or torch_varlen / flash_attention_2 / flash_attention_3 on a GPU)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())

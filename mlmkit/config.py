@@ -43,6 +43,9 @@ class DataConfig:
     what `mlmkit data prepare --dataset` takes (data files, a folder of them, a save_to_disk folder, a Hub
     name with `dataset_config` and `split`), its text in `text_column`. The held-out split is the last
     `eval_fraction` of the blocks (contiguous, so it shares no block with training).
+    `document_attention`: "none" lets every token of a packed block attend to the whole block (RoBERTa's
+    FULL-SENTENCES); "block" keeps each document to itself, with position ids restarting per document
+    (ModernBERT's packing; `mlmkit.models.documents`).
     """
 
     path: str | None = None
@@ -57,6 +60,7 @@ class DataConfig:
     eval_fraction: float = 0.05
     max_eval_blocks: int = 512
     cache_dir: str | None = None
+    document_attention: str = "none"
 
 
 LATE_MASK_VARIANTS = ("self", "cross")
@@ -114,7 +118,12 @@ class CollatorConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation, precision, evaluation and checkpointing of the one pretraining loop."""
+    """Optimisation, precision, evaluation and checkpointing of the one pretraining loop.
+
+    `compile` runs each step's model, head and loss through `torch.compile` (`mlmkit.train.objectives`).
+    `peak_tflops` is the device's dense bf16 peak for the MFU column of metrics.jsonl; None looks the
+    device up in `mlmkit.train.throughput.PEAK_TFLOPS` (A100, H100, H200), and leaves MFU empty elsewhere.
+    """
 
     max_steps: int = 1000
     max_tokens: int | None = None
@@ -131,6 +140,8 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     mixed_precision: str = "no"
     sparse_head: bool = True
+    compile: bool = False
+    peak_tflops: float | None = None
     eval_every: int = 100
     eval_batch_size: int = 64
     save_every: int = 500
@@ -159,6 +170,7 @@ CHOICES = {
     "model.family": tuple(MODELS),
     "train.mixed_precision": ("no", "bf16", "fp16"),
     "train.resume": ("no", "auto"),
+    "data.document_attention": ("none", "block"),
 }
 
 
@@ -216,6 +228,7 @@ RANGES: dict[str, Range] = {
     "train.log_every": POSITIVE,
     "train.num_workers": Range(0),
     "train.seed": Range(0),
+    "train.peak_tflops": Range(0, low_inclusive=False, example="989 for an H100 SXM"),
 }
 
 # Fields a `--resume` may change, and how the loop applies the new value. Every other field changes
@@ -239,6 +252,8 @@ CHANGEABLE_ON_RESUME: dict[str, str] = {
     "train.max_grad_norm": "gradient clipping from now on",
     "train.mixed_precision": "precision from now on (not to fp16 from another precision)",
     "train.sparse_head": "the MLM head's computation (same loss)",
+    "train.compile": "whether the step runs compiled (same loss)",
+    "train.peak_tflops": "the peak that MFU is reported against",
     "train.eval_every": "evaluation interval",
     "train.eval_batch_size": "evaluation batch size",
     "train.save_every": "checkpoint interval",

@@ -20,7 +20,9 @@ Batch layout (made by `mlmkit.masking.late_mask_output.to_late_mask`):
     visible_labels                        # (B, E) targets kept visible (80/10/10 random/kept), else -100
     token_type_ids, masked_token_type_ids # optional, (B, E) and (B, M); type 0 when absent
 `positions`/`masked_positions` are -1 in padding slots. Row indices become position ids here, not in
-the collator, because only the model knows RoBERTa's offset (ids start at padding_idx + 1).
+the collator, because only the model knows RoBERTa's offset (ids start at padding_idx + 1). With a
+`separator_id` (`data.document_attention: block`, `mlmkit.models.documents`), position ids restart at
+every document of a packed row and both stages attend within documents only.
 
 Variants: "self" (3ML_self, above) and "cross" (3ML_cross: only the [MASK] slots are queries; each
 late layer self-attends over them, cross-attends to the encoder output through an added block, then
@@ -49,7 +51,8 @@ from torch.nn import functional as F
 
 from mlmkit.config import LATE_MASK_VARIANTS, LateMaskConfig
 from mlmkit.errors import MlmkitError
-from mlmkit.masking.corruption import IGNORE_INDEX
+from mlmkit.models.documents import block_mask, scattered_layout
+from mlmkit.models.sparse_head import IGNORE_INDEX, gather_rows, take_slots, target_slots
 
 # Where each family keeps its MLM head, and whether its position ids start after padding_idx.
 _HEAD_ATTRIBUTE = {"bert": "cls", "roberta": "lm_head"}
@@ -57,6 +60,9 @@ _POSITIONS_AFTER_PADDING = {"bert": False, "roberta": True}
 LATE_MASK_FOLDER = "late_mask"
 _SETTINGS_FILE = "late_mask.json"
 _LATE_STAGE_FILE = "late_stage.safetensors"  # parameters outside the HF model: [MASK] vector, cross-attention
+_LATE_MASK_BATCH = (
+    "a late-mask model needs a late-mask batch with `positions` and `masked_positions`; build the collator with output='late_mask'"
+)
 
 
 class LateMaskForMaskedLM(nn.Module):
@@ -113,10 +119,10 @@ class LateMaskForMaskedLM(nn.Module):
         layers = self.mlm.base_model.encoder.layer
         return layers[len(layers) - self.settings.late_layers :]
 
-    def position_ids(self, row_index: torch.Tensor) -> torch.Tensor:
-        """Map 0-based row indices (-1 = padding slot) to this family's position ids."""
+    def position_ids(self, columns: torch.Tensor) -> torch.Tensor:
+        """Map 0-based places in a row or document (-1 = padding slot) to this family's position ids."""
         offset = self.config.pad_token_id + 1 if _POSITIONS_AFTER_PADDING[self.config.model_type] else 0
-        return row_index.clamp(min=0) + offset
+        return columns.clamp(min=0) + offset
 
     def forward(
         self,
@@ -138,32 +144,63 @@ class LateMaskForMaskedLM(nn.Module):
         """
         from transformers.modeling_outputs import MaskedLMOutput
 
-        late, visible = self._states(input_ids, positions, masked_positions, attention_mask, token_type_ids, masked_token_type_ids)
-        logits = self.head(late)  # (B, M, V)
+        if masked_positions is None:
+            raise MlmkitError(_LATE_MASK_BATCH)
+        no_targets = labels is None
+        inputs = {"input_ids": input_ids, "positions": positions, "masked_positions": masked_positions,
+                  "attention_mask": attention_mask, "token_type_ids": token_type_ids,
+                  "masked_token_type_ids": masked_token_type_ids}  # fmt: skip
+        labels = torch.full_like(masked_positions, IGNORE_INDEX) if no_targets else labels
+        logits, targets = self.target_logits(labels, None if no_targets else visible_labels, **inputs)  # (B, S, V), (B, S)
         loss = None
-        if labels is not None:
-            loss = self._loss(logits, labels, visible, visible_labels)
-        return MaskedLMOutput(loss=loss, logits=logits)
+        if not no_targets:
+            total = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="sum")
+            loss = total / (targets != IGNORE_INDEX).sum().clamp(min=1)
+        return MaskedLMOutput(loss=loss, logits=logits[:, : masked_positions.shape[1]])
 
     def target_logits(
-        self, labels: torch.Tensor, visible_labels: torch.Tensor | None = None, **inputs: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Logits at every target only, for trainers that compute their own loss and counts.
+        self,
+        labels: torch.Tensor,
+        visible_labels: torch.Tensor | None = None,
+        visible_slots: torch.Tensor | None = None,
+        separator_id: int | None = None,
+        **inputs: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits at the target slots only, for trainers that compute their own loss and counts.
+
+        BERT's random/kept 20% stay in the encoder input (3ML keeps them there) and are still predicted
+        from the output at their slot (the late layers' for "self", the encoder's for "cross").
 
         Args:
             labels: (B, M) targets of the late [MASK] slots; visible_labels: (B, E) or None.
+            visible_slots: (B, K) the encoder slots with a visible target (`target_slots(visible_labels)`,
+                computed here when not given).
+            separator_id: keep the documents of packed blocks apart (`mlmkit.models.documents`).
             inputs: the rest of the late-mask batch (input_ids, positions, masked_positions, ...).
 
         Returns:
-            logits (N, V), targets (N,) and `selected` (B, M + E), True at the N targets in row order
-            of [MASK] slots then encoder slots.
+            logits (B, M + K, V) and targets (B, M + K), -100 on slots without a target: the [MASK] slots,
+            then the visible targets in encoder order.
         """
-        late, visible = self._states(**inputs)  # (B, M, H), (B, E, H)
-        if visible_labels is None:
-            visible_labels = torch.full(visible.shape[:2], IGNORE_INDEX, dtype=labels.dtype, device=labels.device)
-        all_labels = torch.cat([labels, visible_labels], dim=1)  # (B, M + E)
-        selected = all_labels != IGNORE_INDEX
-        return self.head(torch.cat([late, visible], dim=1)[selected]), all_labels[selected], selected
+        late, visible = self._states(**inputs, separator_id=separator_id)  # (B, M, H), (B, E, H)
+        hidden, targets = late, labels
+        if visible_labels is not None:
+            slots = target_slots(visible_labels) if visible_slots is None else visible_slots
+            hidden = torch.cat([late, gather_rows(visible, slots)], dim=1)
+            targets = torch.cat([labels, take_slots(visible_labels, slots, IGNORE_INDEX)], dim=1)
+        return self.head(hidden), targets
+
+    def check_document_attention(self) -> None:
+        """Raise MlmkitError where the layers' attention cannot take a block-diagonal mask (FlashAttention)."""
+        import transformers.masking_utils as masking
+
+        implementation = self.config._attn_implementation
+        mask_function = masking.ALL_MASK_ATTENTION_FUNCTIONS._global_mapping.get(implementation)
+        if mask_function not in (masking.sdpa_mask, masking.eager_mask, masking.flex_attention_mask):
+            raise MlmkitError(
+                f"data.document_attention=block: a late-mask model keeps documents apart with attention masks, which "
+                f"attention {implementation!r} does not take; set model.attn_implementation to sdpa, eager or flex_attention"
+            )
 
     def _states(
         self,
@@ -173,89 +210,80 @@ class LateMaskForMaskedLM(nn.Module):
         attention_mask: torch.Tensor | None = None,
         token_type_ids: torch.Tensor | None = None,
         masked_token_type_ids: torch.Tensor | None = None,
+        separator_id: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Final hidden states at the late [MASK] slots (B, M, H) and at the encoder slots (B, E, H)."""
         if positions is None or masked_positions is None:
-            raise MlmkitError(
-                "a late-mask model needs a late-mask batch with `positions` and `masked_positions`; "
-                "build the collator with output='late_mask'"
-            )
-        if attention_mask is None:
-            attention_mask = positions >= 0
+            raise MlmkitError(_LATE_MASK_BATCH)
+        present = (positions >= 0 if attention_mask is None else attention_mask).bool()  # (B, E)
+        width = positions.shape[1] + masked_positions.shape[1]  # >= every row's length, so all slots fit
+        documents = None
+        encoder_columns, mask_columns = positions.clamp(min=0), masked_positions.clamp(min=0)
+        if separator_id is not None:  # position ids restart in every document, which attends to itself only
+            separators = ((input_ids == separator_id) & present, torch.zeros_like(masked_positions, dtype=torch.bool))
+            groups, full_documents = scattered_layout((positions, masked_positions), separators, width)
+            (encoder_documents, encoder_columns), (mask_documents, mask_columns) = groups
+            documents = (encoder_documents, mask_documents, full_documents)
         embeddings = self.mlm.base_model.embeddings
-        hidden = embeddings(input_ids=input_ids, position_ids=self.position_ids(positions), token_type_ids=token_type_ids)
-        hidden = self._run_layers(self.encoder_layers, hidden, attention_mask.bool())  # (B, E, H)
+        hidden = embeddings(input_ids=input_ids, position_ids=self.position_ids(encoder_columns), token_type_ids=token_type_ids)
+        hidden = self._run_layers(self.encoder_layers, hidden, present, documents and documents[0])  # (B, E, H)
         batch, masks = masked_positions.shape
         # 3ML §3: a learned [MASK] vector, disentangled from the word embedding, plus the position
         # and token type embedding of the masked slot, normalised as the embeddings are.
         mask_vectors = self.mask_embedding.to(hidden.dtype).expand(batch, masks, -1)
         mask_hidden = embeddings(
             inputs_embeds=mask_vectors,
-            position_ids=self.position_ids(masked_positions),
+            position_ids=self.position_ids(mask_columns),
             token_type_ids=masked_token_type_ids,
         )
         if self.settings.variant == "cross":
             # The encoder's own output stands at the visible slots: only [MASK]s are decoded.
-            return self._cross_stage(hidden, attention_mask.bool(), mask_hidden, masked_positions >= 0), hidden
-        full = self._self_stage(hidden, positions, attention_mask, mask_hidden, masked_positions)  # (B, W, H)
-        return _gather_rows(full, masked_positions), _gather_rows(full, positions)
-
-    def _self_stage(
-        self,
-        hidden: torch.Tensor,
-        positions: torch.Tensor,
-        attention_mask: torch.Tensor,
-        mask_hidden: torch.Tensor,
-        masked_positions: torch.Tensor,
-    ) -> torch.Tensor:
-        """3ML_self: scatter encoder output and [MASK] vectors back to full length, run the late layers."""
-        width = positions.shape[1] + masked_positions.shape[1]  # >= every row's length, so all slots fit
-        full = _scatter_rows(hidden, positions, width) + _scatter_rows(mask_hidden, masked_positions, width)
-        present = _scatter_rows(attention_mask.to(hidden.dtype)[..., None], positions, width)
-        present = present + _scatter_rows((masked_positions >= 0).to(hidden.dtype)[..., None], masked_positions, width)
-        return self._run_layers(self.late_layers, full, present[..., 0] > 0)
+            return self._cross_stage(hidden, present, mask_hidden, masked_positions >= 0, documents), hidden
+        full = _scatter_rows(hidden, positions, width) + _scatter_rows(mask_hidden, masked_positions, width)  # (B, W, H)
+        full_present = _scatter_rows(present[..., None], positions, width) | _scatter_rows((masked_positions >= 0)[..., None], masked_positions, width)
+        full = self._run_layers(self.late_layers, full, full_present[..., 0], documents and documents[2])  # 3ML_self
+        return gather_rows(full, masked_positions), gather_rows(full, positions)
 
     def _cross_stage(
-        self, encoded: torch.Tensor, encoded_present: torch.Tensor, queries: torch.Tensor, query_present: torch.Tensor
+        self,
+        encoded: torch.Tensor,
+        encoded_present: torch.Tensor,
+        queries: torch.Tensor,
+        query_present: torch.Tensor,
+        documents: tuple[torch.Tensor, ...] | None = None,
     ) -> torch.Tensor:
         """3ML_cross: [MASK] queries (B, M, H) self-attend, cross-attend to the encoder output, feed forward."""
         from transformers.masking_utils import create_bidirectional_mask
 
-        self_mask = create_bidirectional_mask(config=self.config, inputs_embeds=queries, attention_mask=query_present)
-        cross_mask = create_bidirectional_mask(
-            config=self.config, inputs_embeds=queries, attention_mask=encoded_present, encoder_hidden_states=encoded
-        )
+        if documents is None:
+            self_mask = create_bidirectional_mask(config=self.config, inputs_embeds=queries, attention_mask=query_present)
+            cross_mask = create_bidirectional_mask(
+                config=self.config, inputs_embeds=queries, attention_mask=encoded_present, encoder_hidden_states=encoded
+            )
+        else:
+            encoder_documents, mask_documents = documents[:2]
+            self_mask = block_mask(self.config, queries, query_present, mask_documents)
+            cross_mask = block_mask(self.config, queries, query_present, mask_documents, keys=(encoded, encoded_present, encoder_documents))
         for layer, cross in zip(self.late_layers, self.cross_attention):
             queries = layer.attention(queries, self_mask)[0]
             queries = cross(queries, None, encoder_hidden_states=encoded, encoder_attention_mask=cross_mask)[0]
             queries = layer.feed_forward_chunk(queries)
         return queries
 
-    def _run_layers(self, layers: nn.ModuleList, hidden: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    def _run_layers(
+        self, layers: nn.ModuleList, hidden: torch.Tensor, present: torch.Tensor, document_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Run `layers` over hidden (B, L, H) with its real slots `present` (B, L), each document apart when
+        `document_ids` (B, L) is given."""
         from transformers.masking_utils import create_bidirectional_mask
 
-        mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=present)
+        if document_ids is None:
+            mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=present)
+        else:
+            mask = block_mask(self.config, hidden, present, document_ids)
         for layer in layers:
             hidden = layer(hidden, mask)
         return hidden
-
-    def _loss(
-        self, logits: torch.Tensor, labels: torch.Tensor, visible: torch.Tensor, visible_labels: torch.Tensor | None
-    ) -> torch.Tensor:
-        """Mean cross-entropy over all targets: late [MASK]s plus selected tokens left visible.
-
-        BERT's random/kept 20% stay in the encoder input (3ML keeps them there) and are still
-        predicted from `visible` (B, E, H), the output at their slot (late layers for "self", the
-        encoder for "cross"); the head runs only on those rows.
-        """
-        total = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), reduction="sum")
-        count = (labels != IGNORE_INDEX).sum()
-        if visible_labels is not None:
-            is_target = visible_labels != IGNORE_INDEX  # (B, E)
-            visible_logits = self.head(visible[is_target])  # (n, V)
-            total = total + F.cross_entropy(visible_logits.float(), visible_labels[is_target], reduction="sum")
-            count = count + is_target.sum()
-        return total / count.clamp(min=1)
 
     def export_encoder(self, folder: str | Path, keep_late_layers: bool | None = None) -> Path:
         """Save the fine-tuning encoder as a plain `BertModel`/`RobertaModel` folder.
@@ -365,8 +393,3 @@ def _scatter_rows(values: torch.Tensor, index: torch.Tensor, width: int) -> torc
     out = values.new_zeros(batch, width + 1, hidden)
     out = out.scatter(1, slot[..., None].expand(-1, -1, hidden), values)
     return out[:, :width]
-
-
-def _gather_rows(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """values (B, W, H) at slots index (B, n) -> (B, n, H); padding slots (-1) read slot 0."""
-    return values.gather(1, index.clamp(min=0)[..., None].expand(-1, -1, values.shape[-1]))

@@ -8,6 +8,7 @@ same numbers and stops on the same step.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ from mlmkit.train.metrics import MetricsLog, batch_tokens, realised_rate_counts
 from mlmkit.train.objectives import build_objective
 from mlmkit.train.optim import build_lr_scheduler, build_optimizer
 from mlmkit.train.resume import prepare_output_dir, record_config, restore
-from mlmkit.train.setup import RunParts, build_parts
+from mlmkit.train.setup import RunParts, build_parts, document_separator
+from mlmkit.train.throughput import counting_flops, device_peak_tflops, model_flops_utilisation, tf32_matmuls
 from mlmkit.train.trackers import log_row, log_with, logging_dir, start_trackers, stop_trackers
 
 
@@ -96,7 +98,7 @@ def pretrain(config: RunConfig, resume: bool | None = None, description: str = "
     )
     cuda = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     # Dropout and weight init draw from the global RNG; fork it so the caller's state is left as it was.
-    with torch.random.fork_rng(devices=cuda):
+    with torch.random.fork_rng(devices=cuda), tf32_matmuls(accelerator.device.type == "cuda"):
         torch.manual_seed(config.train.seed)
         return _train(config, accelerator, config.train.resume == "auto" if resume is None else resume, description)
 
@@ -106,10 +108,17 @@ def _train(config: RunConfig, accelerator: Any, resume: bool, description: str) 
     if accelerator.is_main_process:
         logger.info(f"resolved config:\n{to_yaml(config)}")
     parts = build_parts(config, accelerator)
-    module = build_objective(parts.model, sparse=config.train.sparse_head).wrap(parts.model)
-    steps = total_steps(config, accelerator.num_processes)
     train = config.train
-    optimizer = build_optimizer(module, train.lr, train.weight_decay, tuple(train.betas), train.eps)
+    objective = build_objective(
+        parts.model, sparse=train.sparse_head, separator_id=document_separator(config, parts.tokenizer),
+        report_targets=hasattr(parts.train_collator.masker, "observe"),  # strategies that learn from the loss
+    )  # fmt: skip
+    module = objective.wrap(parts.model)
+    if train.compile:
+        module.compile_core()
+    steps = total_steps(config, accelerator.num_processes)
+    fused = accelerator.device.type == "cuda"  # one kernel for the whole AdamW update
+    optimizer = build_optimizer(module, train.lr, train.weight_decay, tuple(train.betas), train.eps, fused=fused)
     warmup = train.warmup_steps if train.warmup_steps is not None else round(train.warmup_ratio * steps)
     # Not prepared: Accelerate would step a prepared scheduler num_processes times per step.
     scheduler = build_lr_scheduler(optimizer, warmup, steps, train.lr_scheduler_type, train.lr_scheduler_kwargs)
@@ -162,6 +171,8 @@ class _Loop:
         self.held_out = parts.eval_collator if isinstance(parts.eval_collator, HeldOutCollator) else None
         self.function_table = function_word_table(parts.tokenizer) if self.held_out is not None else None
         self.baselines: dict[str, float] | None = None
+        self.peak_tflops = device_peak_tflops(accelerator.device, config.train.peak_tflops)
+        self.flops_per_token: float | None = None
 
     def run(self, position: Position) -> None:
         from tqdm.auto import tqdm
@@ -169,6 +180,7 @@ class _Loop:
         batches = self.steps * self.train.gradient_accumulation_steps * self.accelerator.num_processes
         self.parts.train_collator.set_total_batches(batches)  # global batches: the collator counts over all processes
         bar = tqdm(total=self.steps, initial=position.step, disable=not self.accelerator.is_main_process, desc=self.description)
+        self.first_micro_batch = position.micro_batches + 1  # the FLOPs are counted on this run's first batch
         self.window, self.clock = Window(), time.perf_counter() - position.seconds
         self.cpu_clock = time.process_time() - position.cpu_seconds
         try:
@@ -208,19 +220,24 @@ class _Loop:
     def _micro_step(self, batch: dict[str, torch.Tensor], position: Position) -> bool:
         """Forward and backward one micro batch; True when this closed an optimizer step."""
         accelerator = self.accelerator
+        first = position.micro_batches == self.first_micro_batch
         with accelerator.accumulate(self.module):
-            with accelerator.autocast():
-                outputs = self.module(**batch)
-            labelled, maskable = realised_rate_counts(batch, self.special_ids)
-            tokens = batch_tokens(batch)
-            local = torch.stack([outputs["loss"].detach().float(), labelled, maskable, tokens.float()])
+            with counting_flops() if first else contextlib.nullcontext() as counter:  # once per run, for MFU
+                with accelerator.autocast():
+                    outputs = self.module(**batch)
+                labelled, maskable = realised_rate_counts(batch, self.special_ids)
+                tokens = batch_tokens(batch)
+                local = torch.stack([outputs["loss"].detach().float(), labelled, maskable, tokens.float()])
+                accelerator.backward(outputs["loss"])
+            if first:
+                self._record_flops(counter.get_total_flops(), tokens)
+            # Read back after the backward: nothing waits for the device between forward and backward.
             loss, labelled, maskable, tokens = accelerator.reduce(local, "sum").tolist()
             loss /= accelerator.num_processes
             if not math.isfinite(loss):
                 self._stop_non_finite(f"the loss became {loss}", position)
             if self.observe is not None:
                 self.observe(outputs["target_ids"], outputs["token_loss"])
-            accelerator.backward(outputs["loss"])
             if accelerator.sync_gradients:
                 self._check_gradients(position)
             self.optimizer.step()
@@ -234,6 +251,13 @@ class _Loop:
         )
         position.tokens_seen += int(tokens)
         return accelerator.sync_gradients
+
+    def _record_flops(self, flops: int, tokens: torch.Tensor) -> None:
+        """Model FLOPs per token of this run's step, from its first micro batch (`mlmkit.train.throughput`)."""
+        self.flops_per_token = flops / max(float(tokens), 1.0)
+        if self.accelerator.is_main_process:
+            peak = f"{self.peak_tflops:g} TFLOP/s per device" if self.peak_tflops else "no known peak (set train.peak_tflops)"
+            logger.info(f"model FLOPs per token: {self.flops_per_token:.4g}; MFU against {peak}")
 
     def _check_gradients(self, position: Position) -> None:
         """Clip (max_grad_norm > 0) and stop before the optimizer step on a non-finite gradient norm, so no
@@ -283,15 +307,18 @@ class _Loop:
             "masking_rate": window.labelled / max(window.maskable, 1.0),
             "tokens_seen": position.tokens_seen,
             "tokens_per_s": window.tokens / max(now - window.started, 1e-9),
+            "flops_per_token": self.flops_per_token,
             "seconds": position.seconds,
             "cpu_seconds": position.cpu_seconds,
         }
+        row["mfu"] = model_flops_utilisation(self.flops_per_token, row["tokens_per_s"], self.peak_tflops, self.accelerator.num_processes)
         self._record(row)
         self.window = Window()
         return row
 
     def _evaluate(self, position: Position) -> None:
-        result = self._held_out_scores() if self.held_out is not None else self._own_masking_scores()
+        with torch.compiler.set_stance("force_eager"):  # a compiled step would compile again for every eval shape
+            result = self._held_out_scores() if self.held_out is not None else self._own_masking_scores()
         self._record({"step": position.step, "seconds": position.seconds, **result})
         self.last_eval = result
         if self.accelerator.is_main_process:

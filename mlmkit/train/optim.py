@@ -18,8 +18,10 @@ def build_optimizer(
     weight_decay: float = 0.01,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
+    fused: bool = False,
 ) -> torch.optim.AdamW:
-    """AdamW with decoupled weight decay on all weights except biases and LayerNorm weights."""
+    """AdamW with decoupled weight decay on all weights except biases and LayerNorm weights; `fused` runs
+    each step as one kernel per parameter group (the loop's choice on CUDA)."""
     decay, no_decay = [], []
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
@@ -29,7 +31,7 @@ def build_optimizer(
         {"params": decay, "weight_decay": weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps)
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, fused=fused or None)
 
 
 # transformers' schedules that step on a metric (eval loss), not once per optimizer step as our loops do.

@@ -10,6 +10,7 @@ import torch
 
 from mlmkit.config import RunConfig
 from mlmkit.data.words import special_token_ids
+from mlmkit.errors import MlmkitError
 from mlmkit.models.factory import build_model, build_model_config, check_compatible, model_class, set_attention
 from mlmkit.train.inputs import resolve_datasets, resolve_tokenizer
 
@@ -73,6 +74,19 @@ def build_parts(config: RunConfig, accelerator: Any) -> RunParts:
     )
     special_ids = torch.tensor(special_token_ids(tokenizer), dtype=torch.long)
     return RunParts(tokenizer, model, train_collator, eval_collator, train_loader, eval_loader, special_ids)
+
+
+def document_separator(config: RunConfig, tokenizer: Any) -> int | None:
+    """The id that ends each document of a block when documents are kept apart (data.document_attention:
+    block), else None: the separator packing writes after every document (`mlmkit.models.documents`)."""
+    if config.data.document_attention == "none":
+        return None
+    if tokenizer.sep_token_id is None:
+        raise MlmkitError(
+            f"data.document_attention=block finds documents by the separator token, and tokenizer {type(tokenizer).__name__} has none; "
+            "use a tokenizer with a sep token (mlmkit's own have one) or set data.document_attention=none"
+        )
+    return tokenizer.sep_token_id
 
 
 def build_masked_lm(config: RunConfig, tokenizer: Any) -> torch.nn.Module:

@@ -80,9 +80,10 @@ def test_no_dropped_tokens_equals_standard_model(family: str, late_layers: int) 
         "labels": torch.zeros(ids.shape[0], 0, dtype=torch.long),
         "visible_labels": ids.masked_fill(~selected, -100),
     }
-    logits, targets, _ = model.target_logits(**batch)
-    torch.testing.assert_close(logits, standard(input_ids=ids).logits[selected], rtol=1e-5, atol=1e-5)
-    assert torch.equal(targets, ids[selected])
+    logits, targets = model.target_logits(**batch)  # (B, K, V): the visible targets of each row, then unused slots
+    valid = targets != -100
+    torch.testing.assert_close(logits[valid], standard(input_ids=ids).logits[selected], rtol=1e-5, atol=1e-5)
+    assert torch.equal(targets[valid], ids[selected])
 
 
 @pytest.mark.parametrize("family", ["bert", "roberta"])
@@ -240,10 +241,11 @@ def test_target_logits_give_the_forward_loss(variant: str) -> None:
     batch["labels"][0, 1] = -100
     batch["visible_labels"] = torch.full_like(batch["input_ids"], -100)
     batch["visible_labels"][1, 3] = 11
-    logits, targets, selected = model.target_logits(**batch)
-    assert selected.shape == (3, 4 + 8) and logits.shape == (12 - 1 + 1, VOCAB)
-    assert targets.tolist() == torch.cat([batch["labels"], batch["visible_labels"]], dim=1)[selected].tolist()
-    torch.testing.assert_close(torch.nn.functional.cross_entropy(logits, targets), model(**batch).loss)
+    logits, targets = model.target_logits(**batch)
+    assert logits.shape == (3, 4 + 8, VOCAB) and targets.shape == (3, 4 + 8)  # 4 [MASK] slots, visible targets padded to 8
+    every = torch.cat([batch["labels"], batch["visible_labels"]], dim=1)
+    assert targets[targets != -100].tolist() == every[every != -100].tolist()  # the same targets, in the same order
+    torch.testing.assert_close(torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten()), model(**batch).loss)
 
 
 def test_saved_checkpoint_fine_tunes_in_mlmkit_glue(tmp_path, minilm_path, shared_data) -> None:

@@ -46,6 +46,7 @@ def test_the_recipe_sets_the_papers_phase_one(tmp_path: Path) -> None:
 
     config = load_recipe(RECIPE, [f"output_dir={tmp_path}"])
     assert config.collator.options["mlm_probability"] == 0.30 and config.data.seq_len == 1024
+    assert config.data.document_attention == "block" and config.train.compile  # the paper's packing, compiled on a GPU
     assert (config.train.lr, tuple(config.train.betas), config.train.eps, config.train.weight_decay) == (8e-4, (0.9, 0.98), 1e-6, 1e-5)
     assert config.train.batch_size * config.train.gradient_accumulation_steps == 4608
     plan = plan_run(config)

@@ -7,7 +7,7 @@ import torch
 import transformers
 
 from mlmkit.models.factory import set_attention
-from mlmkit.models.unpadding import unpad_inputs, unpadding_problem
+from mlmkit.models.unpadding import unpadding_problem, varlen_inputs
 from mlmkit.train.objectives import MaskedLMModule
 
 VOCAB = 120
@@ -36,10 +36,11 @@ def padded_batch() -> dict[str, torch.Tensor]:
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-def test_unpad_inputs_keeps_the_real_tokens_their_columns_and_the_sequence_bounds() -> None:
+def test_varlen_inputs_keep_the_real_tokens_their_columns_and_the_sequence_bounds() -> None:
     batch = padded_batch()
-    inputs, kept = unpad_inputs({"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}, modernbert().config)
-    assert inputs["input_ids"].shape == (1, 42) and kept.sum() == 42
+    inputs, token_index = varlen_inputs({"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}, modernbert().config)
+    assert inputs["input_ids"].shape == (1, 42) and token_index.max() == 41
+    assert token_index[batch["attention_mask"].bool()].tolist() == list(range(42)) and (token_index[batch["attention_mask"] == 0] == -1).all()
     assert inputs["input_ids"][0].tolist() == batch["input_ids"][batch["attention_mask"].bool()].tolist()
     assert inputs["position_ids"][0].tolist() == list(range(24)) + list(range(13)) + list(range(5))
     assert inputs["cu_seq_lens_q"].tolist() == [0, 24, 37, 42] and inputs["cu_seq_lens_q"].dtype == torch.int32
@@ -53,7 +54,7 @@ def test_unpadded_loss_and_gradients_equal_the_padded_ones(sparse: bool) -> None
     modules = {unpad: MaskedLMModule(model, sparse=sparse, unpad=unpad) for unpad in (True, False)}
     assert [modules[True].unpad, modules[False].unpad, modules[True].sparse] == [True, False, sparse]
     shapes = []
-    model.base_model.register_forward_hook(lambda module, args, output: shapes.append(tuple(output[0].shape)))
+    model.base_model.register_forward_hook(lambda module, args, output: shapes.append(tuple(output[0].shape)), prepend=True)
     results = {}
     for unpad, module in modules.items():
         model.zero_grad()
@@ -72,7 +73,7 @@ def test_a_batch_without_padding_runs_padded() -> None:
     model, batch = modernbert().eval(), padded_batch()
     batch["attention_mask"][:] = 1
     shapes = []
-    model.base_model.register_forward_hook(lambda module, args, output: shapes.append(tuple(output[0].shape)))
+    model.base_model.register_forward_hook(lambda module, args, output: shapes.append(tuple(output[0].shape)), prepend=True)
     MaskedLMModule(model, sparse=False)(**batch)
     assert shapes == [(3, 24, 32)]
 
@@ -81,6 +82,22 @@ def test_unpadding_applies_only_with_a_variable_length_attention_and_architectur
     assert unpadding_problem(modernbert("sdpa_varlen")) is None
     assert "no variable-length path" in unpadding_problem(modernbert("sdpa"))
     assert MaskedLMModule(modernbert("sdpa")).unpad is False
-    bert = transformers.BertForMaskedLM(transformers.BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=1,
-                                                                num_attention_heads=2, intermediate_size=64))
-    assert "not one of the unpadded architectures" in unpadding_problem(set_attention(bert, "sdpa_varlen"))
+    distilbert = transformers.DistilBertForMaskedLM(transformers.DistilBertConfig(vocab_size=VOCAB, dim=32, n_layers=1, n_heads=2, hidden_dim=64))
+    assert "not one of the unpadded architectures" in unpadding_problem(set_attention(distilbert, "sdpa_varlen"))
+
+
+def test_torch_varlen_says_in_one_line_what_it_needs() -> None:
+    """PyTorch's FlashAttention varlen kernel runs on CUDA in bf16/fp16 without attention dropout; a padded
+    batch without flattening is plain SDPA anywhere."""
+    from mlmkit.errors import MlmkitError
+
+    model, batch = modernbert("torch_varlen", attention_dropout=0.1), padded_batch()
+    module = MaskedLMModule(model)
+    assert module.unpad
+    with pytest.raises(MlmkitError, match=r"torch_varlen has no attention dropout, and the model asks for 0.1"):
+        module(**batch)
+    model.eval()
+    with pytest.raises(MlmkitError, match=r"torch_varlen runs on CUDA in bf16/fp16, got torch.float32 on cpu"):
+        module(**batch)
+    batch["attention_mask"][:] = 1
+    torch.testing.assert_close(module(**batch)["loss"], MaskedLMModule(modernbert("sdpa"))(**batch)["loss"])

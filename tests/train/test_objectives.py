@@ -99,3 +99,19 @@ def test_the_sparse_head_is_not_checked_when_it_is_switched_off(caplog: pytest.L
     with caplog.at_level("INFO", logger="mlmkit"):
         assert MLMObjective(sparse=False).wrap(model).sparse is False
     assert not caplog.records
+
+
+@pytest.mark.parametrize("report_targets", [False, True])
+def test_training_steps_leave_out_per_target_outputs_unless_asked(report_targets: bool) -> None:
+    """Taking the targets out of the (B, K) slots is a boolean index (a host read): a training step does it
+    only for strategies that learn from the loss; evaluation always does."""
+    model, batch = _model("bert"), _batch()
+    module = MLMObjective(report_targets=report_targets).wrap(model)
+    labels = batch["labels"][batch["labels"] != -100]
+    training = module(**batch)
+    assert ("target_ids" in training) is report_targets
+    assert int(training["row_count"].sum()) == labels.numel()
+    model.eval()
+    evaluation = module(**batch)
+    assert evaluation["target_ids"].tolist() == labels.tolist()
+    assert evaluation["token_loss"].shape == evaluation["target_correct"].shape == labels.shape
