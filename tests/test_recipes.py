@@ -14,13 +14,13 @@ def test_recipes_lists_every_shipped_recipe_on_one_line(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == sorted(path.stem for path in recipes_folder().glob("*.yaml"))
     tiny = next(line for line in lines if line.startswith("tiny-cpu "))
-    assert "bert-tiny, random 15%, 300 steps of 32×128" in tiny
+    assert "modernbert-tiny, random 15%, 1500 steps of 32×128" in tiny
     assert all(len(line) < 200 for line in lines)
 
 
 def test_pretrain_takes_a_shipped_name(tmp_path, capsys):
     assert main(["pretrain", "tiny-cpu", f"output_dir={tmp_path}", "--dry-run"]) == 0
-    assert "max_steps: 300" in capsys.readouterr().out
+    assert "max_steps: 1500" in capsys.readouterr().out
     assert main(["recipes", "--path", "tiny-cpu"]) == 0
     assert capsys.readouterr().out.strip() == str(shipped_recipes()["tiny-cpu"].resolve())
 
@@ -36,3 +36,14 @@ def test_a_file_of_your_own_wins_and_unknown_names_fail_in_one_line(tmp_path, ca
     assert error.count("\n") == 1 and "recipe 'tiny-gpu' does not exist: it is neither a file nor a shipped recipe" in error and "tiny-cpu" in error
     with pytest.raises(Exception, match="neither a file nor a shipped recipe"):
         recipe_path("elsewhere/tiny-cpu.yaml")  # a path that does not exist is not a name
+
+
+def test_output_cut_short_by_a_pipe_is_no_error():
+    """`mlmkit recipes | head -1`: the reader stops early; no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        f"{sys.executable} -m mlmkit recipes | head -1", shell=True, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.count("\n") == 1 and result.stderr == ""

@@ -112,7 +112,7 @@ def distilbert_folder(tmp_path_factory: pytest.TempPathFactory, minilm_path: Pat
 
 def test_late_mask_refuses_other_families_in_one_line(distilbert_folder: Path, tmp_path: Path, capsys) -> None:
     late = ["model.late_mask={late_layers: 1}", "collator.options.output=late_mask", f"output_dir={tmp_path}"]
-    assert main(["pretrain", RECIPE, f"model.path={distilbert_folder}", *late, "--dry-run"]) == 2
+    assert main(["pretrain", RECIPE, "model.family=bert", f"model.path={distilbert_folder}", *late, "--dry-run"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "model.late_mask (3ML) works with model_type in ['bert', 'roberta'], got a 'distilbert' model" in error
     assert main(["pretrain", RECIPE, "model.family=modernbert", *late, "--dry-run"]) == 2
