@@ -52,7 +52,6 @@ VARIANTS: dict[str, tuple[str, list[str], float]] = {
                    "and GELU, the LayerNorms moved before each sub-layer)", PRELN_BERT, 1.0),
     "preln-bert-lr-1e-3": ("pre-LN BERT at lr 1e-3", [*PRELN_BERT, "train.lr=1e-3"], 1.0),
     "lr-1e-3": ("ModernBERT at lr 1e-3", ["train.lr=1e-3"], 1.0),
-    "lr-1e-2": ("ModernBERT at lr 1e-2", ["train.lr=1e-2"], 1.0),
     "mask-only": ("ModernBERT trained with [MASK] only (no 80/10/10)", ["collator.options.mask_replace_prob=1.0",
                                                                         "collator.options.random_replace_prob=0.0"], 1.0),
     "heads-4": ("4 heads of 32 instead of 2 of 64 (same width and cost)", ["model.config={num_attention_heads: 4}"], 1.0),
