@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--task", required=True, help="a task (cola sst2 mrpc stsb qqp mnli qnli rte wnli), a list t1,t2, or all"
     )
     parser.add_argument("--data-dir", help="folder holding the GLUE task folders (CoLA/, SST-2/, ...); "
-                        "default: the SST-2 sample shipped with mlmkit (2,000 training rows, the full dev set)")
+                        "default: the SST-2 sample shipped with mlmkit (20,000 training rows, the full dev set)")
     parser.add_argument("--out", required=True, help="output folder for results.json and results.md")
     parser.add_argument("--seeds", type=parse_seeds, default=(1,), help="fine-tuning seeds, one run each (default: 1)")
     parser.add_argument("--epochs", type=float, help="training epochs (may be fractional); default: per task")

@@ -168,7 +168,7 @@ def _load_all(data_dir: Path, names: list[str], options: GlueOptions) -> tuple[d
 
 
 def shipped_glue_dir() -> Path:
-    """The GLUE sample inside the package (SST-2: 2,000 train rows, full dev; see its SOURCE.md)."""
+    """The GLUE sample inside the package (SST-2: 20,000 train rows, full dev; see its SOURCE.md)."""
     from importlib import resources
 
     return Path(str(resources.files("mlmkit").joinpath("resources", "glue")))
