@@ -40,6 +40,9 @@ BERT = ["model.family=bert", "model.config={hidden_dropout_prob: 0.0, attention_
 # The same BERT with its LayerNorms before each sub-layer instead of after (transformers' XLM-RoBERTa-XL
 # layer, 995,360 parameters like BERT-tiny): isolates pre-LN from ModernBERT's other changes.
 PRELN_BERT = ["model.family=auto", "model.config={model_type: xlm-roberta-xl, hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0}"]
+# The same post-LN BERT with rotary position embeddings (Su et al. 2021) instead of learned absolute ones:
+# transformers' RoFormer layer. Isolates relative positions from ModernBERT's other changes.
+ROPE_BERT = ["model.family=auto", "model.config={model_type: roformer, hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0}"]
 # Each variant: (what it tests, recipe overrides on top of the shipped tiny recipe, steps multiplier).
 VARIANTS: dict[str, tuple[str, list[str], float]] = {
     "shipped": ("the shipped tiny recipe", [], 1.0),
@@ -53,6 +56,8 @@ VARIANTS: dict[str, tuple[str, list[str], float]] = {
     "preln-bert": ("BERT with pre-LN only (XLM-R-XL's layer: BERT's weights, parameter count, absolute positions "
                    "and GELU, the LayerNorms moved before each sub-layer)", PRELN_BERT, 1.0),
     "preln-bert-lr-1e-3": ("pre-LN BERT at lr 1e-3", [*PRELN_BERT, "train.lr=1e-3"], 1.0),
+    "rope-bert": ("post-LN BERT with rotary positions instead of learned absolute ones (RoFormer's layer)", ROPE_BERT, 1.0),
+    "rope-bert-lr-1e-3": ("RoFormer at lr 1e-3", [*ROPE_BERT, "train.lr=1e-3"], 1.0),
     "lr-1e-3": ("ModernBERT at lr 1e-3", ["train.lr=1e-3"], 1.0),
     "mask-only": ("ModernBERT trained with [MASK] only (no 80/10/10)", ["collator.options.mask_replace_prob=1.0",
                                                                         "collator.options.random_replace_prob=0.0"], 1.0),

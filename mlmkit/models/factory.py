@@ -44,10 +44,12 @@ SIZES: dict[str, dict[str, int]] = {
 # large L=28/H=1024/A=16 with 2624; global attention every third layer, the others a 128-token sliding
 # window. The compact sizes keep Turc et al.'s L/H/A with a GeGLU width of 2H (6H² feed-forward weights
 # per layer, against BERT's 8H²) and every layer global: their blocks are short, and a sliding window
-# saves time only beyond 128 tokens.
-MODERNBERT_SIZES: dict[str, dict[str, int]] = {
+# saves time only beyond 128 tokens. They classify from the mean of the final states, not [CLS]: MLM never
+# trains the [CLS] output, and a tiny model fine-tuned from it on the SST-2 sample scored 5 points below
+# the same model untrained (66.4 vs 71.4, 3 seeds), against no difference with mean pooling.
+MODERNBERT_SIZES: dict[str, dict[str, int | str]] = {
     **{
-        name: {**shape, "intermediate_size": 2 * shape["hidden_size"], "global_attn_every_n_layers": 1}
+        name: {**shape, "intermediate_size": 2 * shape["hidden_size"], "global_attn_every_n_layers": 1, "classifier_pooling": "mean"}
         for name, shape in SIZES.items()
         if name in ("tiny", "mini", "small", "medium")
     },
@@ -62,7 +64,7 @@ MODERNBERT_SIZES: dict[str, dict[str, int]] = {
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {"intermediate_size": ("hidden_dim",)}
 
 
-def size_preset(family: str, size: str) -> dict[str, int]:
+def size_preset(family: str, size: str) -> dict[str, int | str]:
     """The HF config fields of `size` for `family` (ModernBERT has its own shapes; see MODERNBERT_SIZES)."""
     table = MODERNBERT_SIZES if family == "modernbert" else SIZES
     if size not in table:
