@@ -69,8 +69,8 @@ def content_hash(input_ids: torch.Tensor) -> int:
             value = (value ^ (value >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
             value = (value ^ (value >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
             _HASH_WEIGHTS = (value ^ (value >> np.uint64(31))) | np.uint64(1)
-        ids = input_ids.numpy().reshape(-1).astype(np.uint64)
-        total = int((ids * _HASH_WEIGHTS[:size]).sum(dtype=np.uint64))
+        ids = np.ascontiguousarray(input_ids.numpy(), dtype=np.int64).reshape(-1).view(np.uint64)
+        total = int(np.dot(ids, _HASH_WEIGHTS[:size]))  # wraps modulo 2**64
     return _splitmix64(total ^ (input_ids.shape[0] << 32) ^ input_ids.shape[1])
 
 
@@ -209,7 +209,7 @@ class MaskingCollator:
 
     def _count_passes(self, slot: int, key: int) -> int:
         """Passes over the data seen by this slot: one more each time its first batch comes back."""
-        row = self._passes[slot]  # only the process of this slot writes it
+        row = self._passes.numpy()[slot]  # a view of the shared tensor; only the process of this slot writes it
         signed = key - (1 << 64) if key >= 1 << 63 else key
         if not bool(row[0]):
             row[0], row[1] = 1, signed
@@ -270,7 +270,8 @@ class MaskingCollator:
     def _check_ids(self, input_ids: torch.Tensor, inside: torch.Tensor) -> None:
         """Raise MlmkitError naming the feature if an id is outside the tokenizer's vocabulary."""
         size = len(self.tokenizer)
-        if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= size):
+        low, high = torch.aminmax(input_ids) if input_ids.numel() else (0, 0)
+        if int(low) < 0 or int(high) >= size:
             row, position = (((input_ids < 0) | (input_ids >= size)) & inside).nonzero()[0].tolist()
             raise MlmkitError(
                 f"feature {row}: input_ids holds {int(input_ids[row, position])} at position {position}, outside the "
