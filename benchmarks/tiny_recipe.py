@@ -12,10 +12,15 @@ Two measurements, both with mlmkit's own loop and its one held-out measure (fixe
           then `mlmkit glue --task sst2` (the shipped sample, 3 seeds) of the pretrained model and of the
           no-pretraining control (the same initial weights, untrained).
 
-Writes benchmarks/results/tiny_recipe_study.{json,md} and tiny_recipe_curve.{json,png}. Every run
-shares one tokenizer and one set of blocks, except the variants that change them (vocabulary, length).
+--study --seeds 0 1 2 ...   the same for several training seeds (initial weights, data order, masks): whether
+          leaving the plateau is a property of the recipe or luck of one seed.
+
+Writes benchmarks/results/tiny_recipe_study.{json,md} (tiny_recipe_seeds.{json,md} with --seeds) and
+tiny_recipe_curve.{json,png}. Every run shares one tokenizer and one set of blocks, except the variants that
+change them (vocabulary, length).
 
 Run:  python benchmarks/tiny_recipe.py --study --out runs/tiny-study --parallel 2
+      python benchmarks/tiny_recipe.py --study --out runs/tiny-seeds --variants shipped heads-2 --seeds 0 1 2 3 4 --steps 600
       python benchmarks/tiny_recipe.py --curve --out runs/tiny-curve --minutes 3 --threads 2   (idle machine)
 """
 
@@ -35,33 +40,40 @@ RESULTS = REPO / "benchmarks" / "results"
 RECIPE = REPO / "mlmkit" / "recipes" / "tiny-cpu.yaml"
 WIKITEXT_TEST = REPO.parent / "shared" / "data" / "corpus" / "wikitext-2-raw" / "wiki.test.raw"
 
-# HF's BertForMaskedLM (post-LN) at the tiny recipe's shape: the same width, depth, heads and lr.
-BERT = ["model.family=bert", "model.config={hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0}"]
+MASK_15 = "collator.options.mlm_probability=0.15"  # BERT's rate (the recipe masks 30%)
+# HF's BertForMaskedLM (post-LN) at the tiny recipe's width and depth (BERT-Tiny: 2 heads of 64), lr 3e-3, 15%.
+BERT = ["model.family=bert", "model.config={hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0}", MASK_15]
 # The same BERT with its LayerNorms before each sub-layer instead of after (transformers' XLM-RoBERTa-XL
 # layer, 995,360 parameters like BERT-tiny): isolates pre-LN from ModernBERT's other changes.
-PRELN_BERT = ["model.family=auto", "model.config={model_type: xlm-roberta-xl, hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0}"]
+PRELN_BERT = ["model.family=auto", "model.config={model_type: xlm-roberta-xl, hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0}", MASK_15]
 # The same post-LN BERT with rotary position embeddings (Su et al. 2021) instead of learned absolute ones:
 # transformers' RoFormer layer. Isolates relative positions from ModernBERT's other changes.
-ROPE_BERT = ["model.family=auto", "model.config={model_type: roformer, hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0}"]
+ROPE_BERT = ["model.family=auto", "model.config={model_type: roformer, hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0}", MASK_15]
+MASK_ONLY = ["collator.options.mask_replace_prob=1.0", "collator.options.random_replace_prob=0.0"]
 # Each variant: (what it tests, recipe overrides on top of the shipped tiny recipe, steps multiplier).
 VARIANTS: dict[str, tuple[str, list[str], float]] = {
-    "shipped": ("the shipped tiny recipe", [], 1.0),
-    "bert": ("post-LN BERT (HF BertForMaskedLM) instead of pre-LN ModernBERT, lr 3e-3", BERT, 1.0),
-    "bert-lr-1e-3": ("post-LN BERT at lr 1e-3 (the old tiny recipe)", [*BERT, "train.lr=1e-3"], 1.0),
-    "bert-warmup-30": ("post-LN BERT with 30% warm-up", [*BERT, "train.warmup_ratio=0.3"], 1.0),
-    "bert-init-0.1": ("post-LN BERT with initializer_range 0.1 (5× BERT's)",
-                      ["model.family=bert", "model.config={hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0, initializer_range: 0.1}"], 1.0),
-    "bert-mask-only": ("post-LN BERT trained with [MASK] only", [*BERT, "collator.options.mask_replace_prob=1.0",
-                                                                 "collator.options.random_replace_prob=0.0"], 1.0),
+    "shipped": ("the shipped tiny recipe (ModernBERT, 4 heads of 32, 30% masking)", [], 1.0),
+    "mask-15": ("15% masking (BERT's rate) instead of 30%", [MASK_15], 1.0),
+    "mask-15-heads-2": ("15% masking and 2 heads of 64 (the recipe before the seed study)",
+                        [MASK_15, "model.config={num_attention_heads: 2}"], 1.0),
+    "mask-15-heads-8": ("15% masking and 8 heads of 16", [MASK_15, "model.config={num_attention_heads: 8}"], 1.0),
+    "mask-15-constant-lr": ("15% masking, lr held at 3e-3 after the warm-up instead of a linear decay to 0",
+                            [MASK_15, "train.lr_scheduler_type=constant_with_warmup"], 1.0),
+    "heads-2": ("2 heads of 64 instead of 4 of 32 (Turc et al.'s H/64; same width and cost)", ["model.config={num_attention_heads: 2}"], 1.0),
+    "bert": ("post-LN BERT (HF BertForMaskedLM) instead of pre-LN ModernBERT, lr 3e-3, 15%", BERT, 1.0),
+    "bert-lr-1e-3": ("post-LN BERT at lr 1e-3, 15% (the old tiny recipe)", [*BERT, "train.lr=1e-3"], 1.0),
+    "bert-warmup-30": ("post-LN BERT with 30% warm-up, 15%", [*BERT, "train.warmup_ratio=0.3"], 1.0),
+    "bert-init-0.1": ("post-LN BERT with initializer_range 0.1 (5× BERT's), 15%",
+                      ["model.family=bert", "model.config={hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0, initializer_range: 0.1}", MASK_15], 1.0),
+    "bert-mask-only": ("post-LN BERT trained with [MASK] only, 15%", [*BERT, *MASK_ONLY], 1.0),
+    "bert-mask-30": ("post-LN BERT at 30% masking", [*BERT[:2], "collator.options.mlm_probability=0.3"], 1.0),
     "preln-bert": ("BERT with pre-LN only (XLM-R-XL's layer: BERT's weights, parameter count, absolute positions "
-                   "and GELU, the LayerNorms moved before each sub-layer)", PRELN_BERT, 1.0),
-    "preln-bert-lr-1e-3": ("pre-LN BERT at lr 1e-3", [*PRELN_BERT, "train.lr=1e-3"], 1.0),
-    "rope-bert": ("post-LN BERT with rotary positions instead of learned absolute ones (RoFormer's layer)", ROPE_BERT, 1.0),
-    "rope-bert-lr-1e-3": ("RoFormer at lr 1e-3", [*ROPE_BERT, "train.lr=1e-3"], 1.0),
-    "lr-1e-3": ("ModernBERT at lr 1e-3", ["train.lr=1e-3"], 1.0),
-    "mask-only": ("ModernBERT trained with [MASK] only (no 80/10/10)", ["collator.options.mask_replace_prob=1.0",
-                                                                        "collator.options.random_replace_prob=0.0"], 1.0),
-    "heads-4": ("4 heads of 32 instead of 2 of 64 (same width and cost)", ["model.config={num_attention_heads: 4}"], 1.0),
+                   "and GELU, the LayerNorms moved before each sub-layer), 15%", PRELN_BERT, 1.0),
+    "preln-bert-lr-1e-3": ("pre-LN BERT at lr 1e-3, 15%", [*PRELN_BERT, "train.lr=1e-3"], 1.0),
+    "rope-bert": ("post-LN BERT with rotary positions instead of learned absolute ones (RoFormer's layer), 15%", ROPE_BERT, 1.0),
+    "rope-bert-lr-1e-3": ("RoFormer at lr 1e-3, 15%", [*ROPE_BERT, "train.lr=1e-3"], 1.0),
+    "lr-1e-3": ("lr 1e-3 instead of 3e-3", ["train.lr=1e-3"], 1.0),
+    "mask-only": ("[MASK] only instead of 80/10/10", MASK_ONLY, 1.0),
     "seq-64": ("blocks of 64 tokens, batch 64 (the same tokens per step)", ["data.seq_len=64", "train.batch_size=64"], 1.0),
     "batch-16": ("batch 16, twice the steps (the same tokens)", ["train.batch_size=16"], 2.0),
     "vocab-8000": ("an 8,000-piece vocabulary", ["tokenizer.vocab_size=8000"], 1.0),
@@ -98,32 +110,39 @@ def study(args: argparse.Namespace) -> None:
 
     shared = shared_inputs(args.out, args.steps)
 
-    def one(name: str) -> tuple[str, list[dict]]:
+    by_seed = args.seeds != [0]
+    runs = {(f"{name} seed {seed}" if by_seed else name): (name, seed) for name in args.variants or list(VARIANTS)
+            for seed in args.seeds}
+
+    def one(run_name: str) -> tuple[str, list[dict]]:
+        name, seed = runs[run_name]
         _, overrides, scale = VARIANTS[name]
         overrides = [o.replace("{embedded}", str(default_corpus_path())) for o in overrides]
         steps = round(args.steps * scale)
         every = max(1, round(args.eval_every * scale))
         own = [] if name in OWN_DATA else shared
-        run = args.out / name
+        run = args.out / run_name.replace(" ", "-")
         if not (run / "final").is_dir():
-            rows = run_recipe(run, [*own, *overrides, f"train.max_steps={steps}", f"train.eval_every={every}",
-                                    f"train.save_every={steps}"], threads=1)
+            rows = run_recipe(run, [*own, *overrides, f"train.seed={seed}", f"train.max_steps={steps}",
+                                    f"train.eval_every={every}", f"train.save_every={steps}"], threads=1)
         else:
             rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-        print(name, [round(r["eval_accuracy"] / r["eval_unigram_accuracy"], 2) for r in evals(rows)], flush=True)
-        return name, rows
+        print(run_name, [round(r["eval_accuracy"] / r["eval_unigram_accuracy"], 2) for r in evals(rows)], flush=True)
+        return run_name, rows
 
     with ThreadPoolExecutor(args.parallel) as pool:
-        results = dict(pool.map(one, args.variants or list(VARIANTS)))
+        results = dict(pool.map(one, runs))
     rows = {name: [{key: row[key] for key in ("step", "eval_accuracy", "eval_unigram_accuracy", "eval_loss",
                                                "eval_whole_word_accuracy")} | {"tokens_seen": _tokens(rows, row["step"])}
                    for row in evals(rows)] for name, rows in results.items()}
-    record = {"steps": args.steps, "eval_every": args.eval_every, "variants": {n: VARIANTS[n][0] for n in rows},
-              "overrides": {n: VARIANTS[n][1] for n in rows}, "curves": rows, "load_average": os.getloadavg()}
+    record = {"steps": args.steps, "eval_every": args.eval_every, "seeds": args.seeds,
+              "variants": {n: VARIANTS[runs[n][0]][0] for n in rows}, "overrides": {n: VARIANTS[runs[n][0]][1] for n in rows},
+              "curves": rows, "load_average": os.getloadavg()}
+    stem = "tiny_recipe_seeds" if by_seed else "tiny_recipe_study"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "tiny_recipe_study.json").write_text(json.dumps(record, indent=1) + "\n")
-    (RESULTS / "tiny_recipe_study.md").write_text(study_markdown(record))
-    print((RESULTS / "tiny_recipe_study.md").read_text())
+    (RESULTS / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n")
+    (RESULTS / f"{stem}.md").write_text(study_markdown(record))
+    print((RESULTS / f"{stem}.md").read_text())
 
 
 def _tokens(rows: list[dict], step: int) -> int | None:
@@ -138,7 +157,8 @@ def study_markdown(record: dict) -> str:
         "# Tiny recipe: what leaves the unigram plateau",
         "",
         f"Held-out token accuracy / unigram baseline (the one held-out measure) after the same tokens as "
-        f"{record['steps']} steps of 32 × 128; every variant is the shipped tiny recipe with one change. "
+        f"{record['steps']} steps of 32 × 128; every variant is the shipped tiny recipe with one change; training "
+        f"seed{'s' if len(record['seeds']) > 1 else ''} {', '.join(map(str, record['seeds']))}. "
         f"Load average during the study: {', '.join(f'{x:.1f}' for x in record['load_average'])} (curves are per step, "
         "so load does not move them).",
         "",
@@ -240,6 +260,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/tiny-recipe"))
     parser.add_argument("--variants", nargs="*", help=f"subset of {list(VARIANTS)}")
     parser.add_argument("--steps", type=int, default=1500, help="steps of batch 32 per study run (default 1500)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds of every study variant (default 0)")
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--parallel", type=int, default=2, help="study runs at once, one thread each")
     parser.add_argument("--minutes", type=float, default=3.0, help="training minutes of the --curve run")
