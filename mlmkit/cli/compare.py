@@ -12,18 +12,19 @@ from mlmkit.errors import MlmkitError
 EXAMPLE = """\
 examples:
   mlmkit compare --out runs/demo
-      the demo: random, whole_word and span on the embedded WikiText corpus, 200 steps of a tiny BERT
-      each, SST-2 (the sample shipped with mlmkit) for GLUE; a few minutes on 2 CPU cores
+      the demo: random vs span masking on the embedded WikiText corpus, the tiny-cpu model (a
+      2-layer ModernBERT, 30% masking) for {steps} steps each, then SST-2 (the sample shipped with
+      mlmkit) with 3 fine-tuning seeds per model and a no-pretraining control; a few minutes on 2 CPU cores
   mlmkit compare --strategies random,whole_word,span,pmi,informask,rom --corpus my_corpus.txt \\
-      --minutes 10 --glue-tasks sst2,mrpc,rte --glue-data-dir glue_data --seeds 3 --out runs/shootout
+      --minutes 10 --glue-tasks sst2,mrpc,rte --glue-data-dir glue_data --seeds 1,2,3,4,5 --out runs/shootout
   mlmkit compare --strategies random,span --option span.geometric_p=0.3 --option random.mlm_probability=0.4 ...
-  mlmkit compare --strategies random --late-mask random --option random+late_mask.mlm_probability=0.5 ...
-      adds "random+late_mask": a 3ML late-mask model (papers.md §11) trained with the random collator at
-      3ML's 50%, beside standard random masking at 15%
+  mlmkit compare --strategies random --family bert --late-mask random --option random+late_mask.mlm_probability=0.5 ...
+      adds "random+late_mask": a 3ML late-mask BERT (papers.md §11) trained with the random collator at
+      3ML's 50%, beside the standard BERT at --mlm-probability
 
 Every strategy gets the same tokenizer, data, data order, initialisation, steps and optimiser; only
 the collator differs (and, for --late-mask runs, the model: the [MASK]s join only its last layers;
-their speed shows as "pretrain s" in the report, since every run gets the same steps). Held-out MLM
+their speed shows as CPU ms/step in the report, since every run gets the same steps). Held-out MLM
 loss/accuracy use one fixed masking for all: random 15%, every selected token a [MASK], one seed.
 Writes OUT/report.md, OUT/report.json, OUT/learning_curves.png and OUT/glue.png; rerunning the same
 command skips what is finished and resumes an interrupted pretraining.
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="pretrain and evaluate several masking strategies under one budget",
         description="Pretrain one model per masking strategy with everything else identical, score all of "
         "them on the same held-out masking and GLUE tasks, and write a report with plots.",
-        epilog=EXAMPLE,
+        epilog=EXAMPLE.format(steps=CompareOptions.max_steps),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     d = CompareOptions()  # the defaults live in the dataclass only

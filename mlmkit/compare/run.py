@@ -180,7 +180,7 @@ def _prepare_shared(options: CompareOptions, folder: Path) -> Shared:
         bar.update(1)
         prepared = prepare_dataset(
             tokenizer, seq_len=options.seq_len, out_dir=folder / "data", corpus_files=corpus,
-            validation_fraction=0.05, seed=options.pretrain_seeds[0],
+            validation_fraction=0.05, seed=options.pretrain_seeds[0], show_progress=False,
         )
         bar.update(1)
         stats = {}

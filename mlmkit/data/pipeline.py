@@ -82,6 +82,7 @@ def prepare_dataset(
     max_position_embeddings: int | None = None,
     overwrite: bool = False,
     segmenter: Segmenter | None = None,
+    show_progress: bool = True,
 ) -> PreparedData:
     """Tokenize and pack a corpus into rows of `seq_len` tokens; save it in `out_dir`.
 
@@ -107,6 +108,7 @@ def prepare_dataset(
         segmenter: `text -> words` (e.g. `jieba.lcut`), picklable when num_proc > 1: the words of CJK text
             (Chinese whole-word masking, Cui et al. 2019); without one each ideograph is a word. Its module
             and name are part of the cache key.
+        show_progress: a progress bar of documents read (off when a caller shows its own).
 
     Returns:
         PreparedData with the saved dataset (loaded from `out_dir`).
@@ -137,7 +139,8 @@ def prepare_dataset(
             "choose another folder or pass --overwrite (overwrite=True) to replace it"
         )
     with atomic_folder(out_dir, overwrite=True) as temporary:
-        stats = _build(source, tokenizer, temporary, options, num_proc, tokenize_batch_size, key or _hash(str(temporary)), segmenter)
+        stats = _build(source, tokenizer, temporary, options, num_proc, tokenize_batch_size, key or _hash(str(temporary)),
+                       segmenter, show_progress)
         # The tokenizer's vocabulary hash: blocks loaded later with another tokenizer are refused (data/prepared.py).
         record = {"cache_key": key, "options": options, "stats": stats, "tokenizer_vocab_hash": tokenizer_vocab_hash(tokenizer)}
         (temporary / CACHE_FILE).write_text(json.dumps(record, indent=2))
@@ -194,7 +197,7 @@ class _Split:
 
 def _build(
     source: DocumentSource, tokenizer: Any, folder: Path, options: dict[str, Any], num_proc: int, batch_size: int, fingerprint: str,
-    segmenter: Segmenter | None,
+    segmenter: Segmenter | None, show_progress: bool,
 ) -> dict[str, Any]:
     """Stream documents -> tokens -> rows into `folder`; return the counts (per split when there are two)."""
     from tqdm.auto import tqdm
@@ -203,7 +206,7 @@ def _build(
     names = ["train", "validation"] if fraction > 0 else ["train"]
     splits = {name: _Split(folder / name if len(names) > 1 else folder, tokenizer, options) for name in names}
     held_out = SystematicSample(fraction, options["seed"])
-    with tqdm(unit=" documents", desc="Preparing") as progress:
+    with tqdm(unit=" documents", desc="Preparing", disable=not show_progress) as progress:
         for ids, words, offsets in _token_batches(source, tokenizer, num_proc, batch_size, segmenter):
             ids, words, offsets = _drop_empty(ids, words, offsets)
             progress.update(len(offsets) - 1)
