@@ -14,7 +14,7 @@ def test_recipes_lists_every_shipped_recipe_on_one_line(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == sorted(path.stem for path in recipes_folder().glob("*.yaml"))
     tiny = next(line for line in lines if line.startswith("tiny-cpu "))
-    assert "modernbert-tiny, random 15%, 1500 steps of 32×128" in tiny
+    assert "modernbert-tiny, random 30%, 1500 steps of 32×128" in tiny
     assert all(len(line) < 200 for line in lines)
 
 
