@@ -19,7 +19,7 @@ examples:
       --minutes 10 --glue-tasks sst2,mrpc,rte --glue-data-dir glue_data --seeds 1,2,3,4,5 --out runs/shootout
   mlmkit compare --strategies random,span --option span.geometric_p=0.3 --option random.mlm_probability=0.4 ...
   mlmkit compare --strategies random --family bert --late-mask random --option random+late_mask.mlm_probability=0.5 ...
-      adds "random+late_mask": a 3ML late-mask BERT (papers.md §11) trained with the random collator at
+      adds "random+late_mask": a 3ML late-mask BERT (Liao et al. 2022) trained with the random collator at
       3ML's 50%, beside the standard BERT at --mlm-probability
 
 Every strategy gets the same tokenizer, data, data order, initialisation, steps and optimiser; only

@@ -30,7 +30,7 @@ data, model, collator, batch size, accumulation and seed. See README.md, "Resumi
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "pretrain",
-        help="pretrain a BERT/RoBERTa masked LM from a YAML recipe",
+        help="pretrain a masked LM (BERT, RoBERTa, ModernBERT, any AutoModelForMaskedLM) from a YAML recipe",
         description="Pretrain a masked language model with Accelerate, as a YAML recipe says.",
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -11,7 +11,7 @@ from mlmkit.compare.analysis import MLM_METRICS, analyse
 # Shown beside every per-step cost, so that nobody reads it as wall-clock time.
 TIMING_NOTE = (
     "Per-step cost is process CPU time (all threads) of training, evaluation and checkpoints left out: "
-    "wall-clock time on a shared machine moved 3× between strategies, CPU time far less."
+    "wall-clock time also moves with whatever else the machine runs, CPU time far less."
 )
 
 

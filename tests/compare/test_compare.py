@@ -97,3 +97,10 @@ def test_strategy_options_and_bad_input(tmp_path, capsys):
     assert "--late-layers 2 does not fit a tiny model (2 layers): use 1, so" in capsys.readouterr().err
     assert main(["compare", "--strategies", "random", "--option", "span.geometric_p=0.3", "--out", str(tmp_path)]) == 2
     assert "no run is named 'span'; the runs are ['random']" in capsys.readouterr().err
+    # A misspelled or mistyped option stops before the tokenizer, the data and the first pretraining.
+    out = tmp_path / "early"
+    assert main(["compare", "--option", "span.geometric=0.3", "--out", str(out)]) == 2
+    assert "unknown option 'span.geometric' for masking strategy 'span'" in capsys.readouterr().err
+    assert not (out / "shared").exists()
+    assert main(["compare", "--option", "random.mlm_probability=high", "--out", str(out)]) == 2
+    assert "option random.mlm_probability='high' of masking strategy 'random' has the wrong type" in capsys.readouterr().err
