@@ -42,7 +42,8 @@ WIKITEXT_TEST = REPO.parent / "shared" / "data" / "corpus" / "wikitext-2-raw" / 
 
 MASK_15 = "collator.options.mlm_probability=0.15"  # BERT's rate (the recipe masks 30%)
 # HF's BertForMaskedLM (post-LN) at the tiny recipe's width and depth (BERT-Tiny: 2 heads of 64), lr 3e-3, 15%.
-BERT = ["model.family=bert", "model.config={hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0}", MASK_15]
+BERT_MODEL = ["model.family=bert", "model.config={hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0}"]
+BERT = [*BERT_MODEL, MASK_15]
 # The same BERT with its LayerNorms before each sub-layer instead of after (transformers' XLM-RoBERTa-XL
 # layer, 995,360 parameters like BERT-tiny): isolates pre-LN from ModernBERT's other changes.
 PRELN_BERT = ["model.family=auto", "model.config={model_type: xlm-roberta-xl, hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0}", MASK_15]
@@ -66,7 +67,7 @@ VARIANTS: dict[str, tuple[str, list[str], float]] = {
     "bert-init-0.1": ("post-LN BERT with initializer_range 0.1 (5× BERT's), 15%",
                       ["model.family=bert", "model.config={hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0, initializer_range: 0.1}", MASK_15], 1.0),
     "bert-mask-only": ("post-LN BERT trained with [MASK] only, 15%", [*BERT, *MASK_ONLY], 1.0),
-    "bert-mask-30": ("post-LN BERT at 30% masking", [*BERT[:2], "collator.options.mlm_probability=0.3"], 1.0),
+    "bert-mask-30": ("post-LN BERT at 30% masking", [*BERT_MODEL, "collator.options.mlm_probability=0.3"], 1.0),
     "preln-bert": ("BERT with pre-LN only (XLM-R-XL's layer: BERT's weights, parameter count, absolute positions "
                    "and GELU, the LayerNorms moved before each sub-layer), 15%", PRELN_BERT, 1.0),
     "preln-bert-lr-1e-3": ("pre-LN BERT at lr 1e-3, 15%", [*PRELN_BERT, "train.lr=1e-3"], 1.0),

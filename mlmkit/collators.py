@@ -33,7 +33,7 @@ from mlmkit.errors import MlmkitError, did_you_mean
 from mlmkit.masking import MASKERS
 from mlmkit.masking.corruption import check_replacement_probs, replacement_vocabulary
 from mlmkit.masking.outputs import OUTPUTS, SelectedBatch
-from mlmkit.masking.padding import check_column_lengths, column_contains, pad_feature, row_lengths
+from mlmkit.masking.padding import column_holds, pad_feature, row_lengths
 from mlmkit.masking.selection import select_units, token_budget
 from mlmkit.schedules import ScheduleSpec, build_schedule
 from mlmkit.value_types import describe_type, matches_type
@@ -235,10 +235,9 @@ class MaskingCollator:
         lengths = row_lengths(inside)
         generator = self.next_generator(input_ids)
         attention_mask = inside.long()
-        if features[0].get("attention_mask") is not None:
-            check_column_lengths(features, "attention_mask", lengths)
-            if column_contains(features, "attention_mask", 0):  # rows padded before collation: read their mask
-                attention_mask *= self._optional(features, "attention_mask", 0, lengths, input_ids.shape[1])
+        if features[0].get("attention_mask") is not None and column_holds(features, "attention_mask", 0, lengths):
+            # rows padded before collation: read their mask
+            attention_mask *= self._optional(features, "attention_mask", 0, lengths, input_ids.shape[1])
         is_special = self.special_table[input_ids]  # a gather, cheaper than isin
         maskable = attention_mask.bool() & ~is_special
         special_tokens_mask = self._optional(features, "special_tokens_mask", 1, lengths, input_ids.shape[1])

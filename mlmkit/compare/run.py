@@ -133,15 +133,14 @@ def _check(options: CompareOptions) -> None:
             f"--late-layers {options.late_layers} does not fit a {options.model_size} model ({layers} layers): use "
             f"{allowed}, so that at least one layer runs without the [MASK]s"
         )
-    runs = [run.name for run in planned_runs(options)]
+    runs = {run.name: run for run in planned_runs(options)}
     stray = [name for name in options.strategy_options if name not in runs]
     if stray:
-        raise MlmkitError(f"--option {stray[0]}.…: no run is named {stray[0]!r}; the runs are {runs}")
+        raise MlmkitError(f"--option {stray[0]}.…: no run is named {stray[0]!r}; the runs are {list(runs)}")
     from mlmkit.collators import check_collator_options
 
     for name, given in options.strategy_options.items():  # before any training, not when the run starts
-        strategy = next(run.strategy for run in planned_runs(options) if run.name == name)
-        check_collator_options(strategy, given, key_prefix=f"{name}.")
+        check_collator_options(runs[name].strategy, given, key_prefix=f"{name}.")
     from mlmkit.data.output_folder import check_writable_folder
 
     check_writable_folder(options.out)

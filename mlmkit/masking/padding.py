@@ -92,11 +92,6 @@ def _flatten(rows: list[Any], fill: int, key: str) -> tuple[np.ndarray, np.ndarr
     return (np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)), lengths
 
 
-def column_contains(features: list[dict[str, Any]], key: str, value: int) -> bool:
-    """True if column `key` exists and holds `value` in some row; a C-level scan, much cheaper than padding it."""
-    return features[0].get(key) is not None and any(value in row for row in _rows([feature[key] for feature in features], key))
-
-
 def pad_feature(
     features: list[dict[str, Any]],
     key: str,
@@ -140,11 +135,16 @@ def row_lengths(inside: torch.Tensor) -> np.ndarray:
     return inside.numpy().sum(axis=1, dtype=np.int64)
 
 
-def check_column_lengths(features: list[dict[str, Any]], key: str, expected: np.ndarray) -> None:
-    """Raise MlmkitError unless every feature's `key` row has the length in `expected` (B,): no padding of
-    a per-token column with values that would change its meaning."""
+def column_holds(features: list[dict[str, Any]], key: str, value: int, expected: np.ndarray) -> bool:
+    """True if per-token column `key` holds `value` in some row (a C-level scan, much cheaper than padding it).
+
+    Raises:
+        MlmkitError: a row whose length differs from `expected` (B,), the input_ids lengths: padding such a
+            column would change its meaning.
+    """
     rows = _rows([feature[key] for feature in features], key)
     _check_lengths(key, np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)), expected)
+    return any(value in row for row in rows)
 
 
 def _check_lengths(key: str, lengths: np.ndarray, expected: np.ndarray) -> None:
