@@ -33,10 +33,11 @@ from mlmkit.errors import MlmkitError, did_you_mean
 from mlmkit.masking import MASKERS
 from mlmkit.masking.corruption import check_replacement_probs, replacement_vocabulary
 from mlmkit.masking.outputs import OUTPUTS, SelectedBatch
-from mlmkit.masking.padding import column_holds, pad_feature, row_lengths
+from mlmkit.masking.padding import column_has_zero, pad_feature
 from mlmkit.masking.selection import select_units, token_budget
 from mlmkit.schedules import ScheduleSpec, build_schedule
 from mlmkit.value_types import describe_type, matches_type
+from mlmkit.vocabulary_table import per_token
 
 
 _UINT64 = (1 << 64) - 1
@@ -230,15 +231,14 @@ class MaskingCollator:
                 f"{type(features).__name__} of {len(features) if hasattr(features, '__len__') else '?'} items"
                 + (f" with keys {sorted(features[0])}" if features and hasattr(features[0], 'keys') else "")
             )
-        input_ids, inside = pad_feature(features, "input_ids", self.pad_token_id, self.pad_to_multiple_of)
+        input_ids, inside, lengths = pad_feature(features, "input_ids", self.pad_token_id, self.pad_to_multiple_of)
         self._check_ids(input_ids, inside)
-        lengths = row_lengths(inside)
         generator = self.next_generator(input_ids)
         attention_mask = inside.long()
-        if features[0].get("attention_mask") is not None and column_holds(features, "attention_mask", 0, lengths):
+        if features[0].get("attention_mask") is not None and column_has_zero(features, "attention_mask", lengths):
             # rows padded before collation: read their mask
             attention_mask *= self._optional(features, "attention_mask", 0, lengths, input_ids.shape[1])
-        is_special = self.special_table[input_ids]  # a gather, cheaper than isin
+        is_special = per_token(self.special_table, input_ids)
         maskable = attention_mask.bool() & ~is_special
         special_tokens_mask = self._optional(features, "special_tokens_mask", 1, lengths, input_ids.shape[1])
         if special_tokens_mask is not None:

@@ -17,7 +17,7 @@ import itertools
 import json
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ import torch
 
 from mlmkit.data.words import is_cjk, normalize_word_ids, number_runs, special_token_ids
 from mlmkit.errors import MlmkitError
+from mlmkit.vocabulary_table import per_token
 
 # Character classes a pre-tokenizer is probed with (one representative each); EDGE = no character
 # (the start or end of a run of maskable tokens).
@@ -159,6 +160,16 @@ class WordBoundaries:
     split: torch.Tensor  # (V,) bool: the piece holds part of a character split across pieces
     split_starts: torch.Tensor  # (K**4,) bool, flattened `_split_start_table`
 
+    @cached_property
+    def has_isolated(self) -> bool:
+        """The vocabulary has added (non-special) tokens; read once, not per batch."""
+        return bool(self.isolated.any())
+
+    @cached_property
+    def has_cjk_last(self) -> bool:
+        """Some WordPiece piece ends with an ideograph the normalizer does not split off."""
+        return bool(self.cjk_last.any())
+
     @classmethod
     def from_tokenizer(cls, tokenizer: Any) -> "WordBoundaries":
         """Read the word rules of a fast tokenizer (its model, pre-tokenizer and vocabulary).
@@ -214,15 +225,15 @@ class WordBoundaries:
             LongTensor (B, T): per row 0..W_b-1 in order of appearance, -1 where not maskable.
         """
         ids = input_ids.clamp(0, self.isolated.numel() - 1)  # ids beyond the table are not maskable anyway
-        alone = self.isolated[ids] & maskable if bool(self.isolated.any()) else None
+        alone = per_token(self.isolated, ids) & maskable if self.has_isolated else None
         if self.piece_starts is not None:
-            starts = self.piece_starts[ids]
-            if bool(self.cjk_last.any()):  # a normalizer that does not split ideographs off (BERT's does)
-                starts |= _shift(self.cjk_last[ids], 1, False)
+            starts = per_token(self.piece_starts, ids)
+            if self.has_cjk_last:  # a normalizer that does not split ideographs off (BERT's does)
+                starts |= _shift(per_token(self.cjk_last, ids), 1, False)
         else:
             joinable = maskable if alone is None else maskable & ~alone  # runs of pieces read as one text
             starts = self._junction_starts(ids, joinable)
-            rows = (self.split[ids] & joinable).any(dim=1).nonzero().flatten()
+            rows = (per_token(self.split, ids) & joinable).any(dim=1).nonzero().flatten()
             if rows.numel():
                 starts[rows] = self._character_starts(ids[rows], joinable[rows])
         if alone is not None:  # an added token is a word of its own
@@ -232,7 +243,7 @@ class WordBoundaries:
     def _junction_starts(self, ids: torch.Tensor, joinable: torch.Tensor) -> torch.Tensor:
         """BoolTensor (B, T): the pre-tokenizer starts a split at the first character of a piece, read from the
         two characters before it and the one after it (exact in rows without split characters)."""
-        edges = self.edges[ids]  # (B, T, 4)
+        edges = per_token(self.edges, ids)  # (B, T, 4)
         previous = _shift(joinable, 1, False)
         before = torch.where(previous, _shift(edges[..., 3], 1, EDGE), EDGE)
         two_back = torch.where(previous & _shift(previous, 1, False), _shift(edges[..., 3], 2, EDGE), EDGE)

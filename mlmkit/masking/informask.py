@@ -27,6 +27,7 @@ from mlmkit.masking.selection import select_units, token_budget
 from mlmkit.masking.units import token_unit_ids
 from mlmkit.stats.artifact import load_stats
 from mlmkit.stats.hashing import lookup
+from mlmkit.vocabulary_table import per_token
 
 MODES = ("exact", "bernoulli", "sample_and_score")
 
@@ -71,7 +72,7 @@ class InformaskMasker:
 
     def token_rates(self, input_ids: torch.Tensor) -> torch.Tensor:
         """FloatTensor (B, T): each token's masking rate."""
-        return self.rates[input_ids.clamp(0, self.rates.numel() - 1)]
+        return per_token(self.rates, input_ids.clamp(0, self.rates.numel() - 1))
 
     def units(
         self,

@@ -22,6 +22,7 @@ import torch
 
 from mlmkit.masking.corruption import IGNORE_INDEX
 from mlmkit.masking.word_classes import word_class_table
+from mlmkit.vocabulary_table import per_token
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,7 +79,7 @@ class PosWeightedMasker:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Word units (B, T), each weighted by its first piece's class weight (B, U)."""
         assert word_ids is not None, "the collator passes word_ids to maskers with needs_words"
-        token_weight = self.class_weights()[self.class_table[input_ids]]  # (B, T)
+        token_weight = per_token(self.class_weights(), per_token(self.class_table, input_ids))  # (B, T)
         first_piece = maskable.clone()
         first_piece[:, 1:] &= word_ids[:, 1:] != word_ids[:, :-1]
         unit_weights = torch.zeros(input_ids.shape, dtype=torch.float32)  # U <= T

@@ -22,6 +22,7 @@ import torch
 from mlmkit.errors import MlmkitError
 from mlmkit.masking.units import token_unit_ids
 from mlmkit.stats.artifact import load_stats
+from mlmkit.vocabulary_table import per_token
 
 WEIGHTINGS = ("idf", "bm25")
 
@@ -83,7 +84,7 @@ class RomMasker:
 
     def term_weights(self, input_ids: torch.Tensor, maskable: torch.Tensor) -> torch.Tensor:
         """FloatTensor (B, T): IDF, or BM25 with term frequencies counted per row."""
-        idf = self.idf[input_ids.clamp(0, self.idf.numel() - 1)]
+        idf = per_token(self.idf, input_ids.clamp(0, self.idf.numel() - 1))
         if self.weighting == "idf":
             return idf
         keys = torch.where(maskable, input_ids + torch.arange(input_ids.shape[0]).unsqueeze(1) * self.idf.numel(), -1)

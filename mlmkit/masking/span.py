@@ -63,8 +63,9 @@ class SpanMasker:
 
     def _draw_lengths(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
         """Span lengths (LongTensor `shape`) from the truncated geometric, by its closed-form inverse CDF:
-        ℓ = min + floor(log(1 - u(1 - q^n)) / log q), q = 1 - p, n = number of lengths."""
-        uniform = torch.rand(shape, generator=generator, dtype=torch.float64)
+        ℓ = min + floor(log(1 - u(1 - q^n)) / log q), q = 1 - p, n = number of lengths. In float32: its
+        rounding moves each length's probability by about 1e-7, and halves the cost of the float64 draw."""
+        uniform = torch.rand(shape, generator=generator)
         if self.geometric_p >= 1.0:
             return torch.full(shape, self.min_span_length, dtype=torch.long)
         q = 1.0 - self.geometric_p
