@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sys
 import warnings
 from collections.abc import Iterator
@@ -21,6 +22,16 @@ logger = logging.getLogger("mlmkit")
 
 # Python loggers of the libraries whose records go to the log file.
 LIBRARY_LOGGERS = ("transformers", "datasets", "accelerate", "huggingface_hub", "torch", "py.warnings")
+
+
+_TERMINAL_STYLE = re.compile(r"\x1b\[[0-9;]*m")  # ANSI colour/bold codes (transformers' load reports carry them)
+
+
+class _PlainFormatter(logging.Formatter):
+    """Formats a record for a file: terminal colour codes removed, so the log reads in any editor."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _TERMINAL_STYLE.sub("", super().format(record))
 
 
 class _CurrentStderr(logging.StreamHandler):
@@ -63,7 +74,7 @@ def library_output_to(log_file: str | Path, mlmkit_messages: bool = True) -> Ite
     path = Path(log_file)
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+    handler.setFormatter(_PlainFormatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
     names = LIBRARY_LOGGERS + (("mlmkit",) if mlmkit_messages else ())
     # transformers and datasets add their own terminal handler the first time they log; let them do it
     # now, so that replacing the handlers below is not undone later.

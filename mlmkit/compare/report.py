@@ -112,7 +112,8 @@ def _difference_cell(difference: dict[str, Any] | None, metric: str) -> str:
     interval = difference["interval"]
     scale, digits = (1.0, 3) if metric == "loss" else (100.0, 2)
     text = f"{scale * interval['estimate']:+.{digits}f} [{scale * interval['low']:+.{digits}f}, {scale * interval['high']:+.{digits}f}]"
-    return f"{text} **{difference['verdict']}**" if difference["verdict"] != "not distinguishable" else f"{text} tie"
+    verdict = difference["verdict"]
+    return f"{text} {verdict}" if verdict == "not distinguishable" else f"{text} **{verdict}**"  # the signed ones in bold
 
 
 def _verdict_table(analysis: dict[str, Any]) -> list[str]:

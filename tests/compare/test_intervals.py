@@ -115,3 +115,12 @@ def test_verdicts_on_constructed_strategies() -> None:
 def test_scale_to_resolve() -> None:
     assert scale_to_resolve(Interval(0.01, -0.01, 0.03)) == pytest.approx(4.0)
     assert scale_to_resolve(Interval(0.0, -0.01, 0.01)) is None
+
+
+def test_the_report_names_each_verdict_as_the_readme_does():
+    """The README reads verdicts as better / worse / not distinguishable; the report's cells said "tie"."""
+    from mlmkit.compare.report import _difference_cell
+
+    interval = {"estimate": 0.004, "low": -0.01, "high": 0.02}
+    assert _difference_cell({"interval": interval, "verdict": "not distinguishable"}, "token_accuracy") == "+0.40 [-1.00, +2.00] not distinguishable"
+    assert _difference_cell({"interval": {"estimate": 0.03, "low": 0.01, "high": 0.05}, "verdict": "better"}, "token_accuracy").endswith("**better**")
