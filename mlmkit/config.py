@@ -286,8 +286,33 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     if not isinstance(tree, dict):
         raise MlmkitError(f"recipe {str(recipe)!r} must be a mapping of sections (tokenizer, data, model, ...)")
     for override in overrides:
+        _check_override_key(override)
         _apply_override(tree, override)
     return config_from_dict(tree, source=str(recipe))
+
+
+def setting_keys(cls: type | None = None, prefix: str = "") -> list[str]:
+    """Every dotted key a recipe or an override can set (`train.lr`, `collator.options`), in schema order."""
+    cls = RunConfig if cls is None else cls
+    hints = typing.get_type_hints(cls)
+    keys = []
+    for item in dataclasses.fields(cls):
+        hint = hints[item.name]
+        keys += setting_keys(hint, f"{prefix}{item.name}.") if dataclasses.is_dataclass(hint) else [prefix + item.name]
+    return keys
+
+
+def _check_override_key(override: str) -> None:
+    """Raise MlmkitError naming the command-line override (not the recipe file) when its key is not a setting;
+    keys inside a free-form mapping (`collator.options.geometric_p`) are checked where they are used."""
+    cls, prefix = RunConfig, ""
+    for part in override.partition("=")[0].strip().split("."):
+        if not dataclasses.is_dataclass(cls):
+            return
+        names = [item.name for item in dataclasses.fields(cls)]
+        if part not in names:
+            raise MlmkitError(_unknown_key_message(f"override {override!r}", prefix + part, [prefix + name for name in names]))
+        cls, prefix = typing.get_type_hints(cls)[part], f"{prefix}{part}."
 
 
 # YAML 1.1 spellings a boolean field still accepts, read by the field's declared type.

@@ -15,6 +15,8 @@ def test_recipes_lists_every_shipped_recipe_on_one_line(capsys):
     assert [line.split()[0] for line in lines] == sorted(path.stem for path in recipes_folder().glob("*.yaml"))
     tiny = next(line for line in lines if line.startswith("tiny-cpu "))
     assert "modernbert-tiny, random 30%, 1500 steps of 32×128" in tiny
+    by_name = {line.split()[0]: line for line in lines}  # token budgets read with their unit (was "1.72e+03B")
+    assert "1.72T tokens of 96×48×1024" in by_name["modernbert-base"] and "12.1B tokens" in by_name["academic-24h"]
     assert all(len(line) < 200 for line in lines)
 
 

@@ -66,10 +66,26 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     args, extras = parser.parse_known_args(argv)
     overrides = [extra for extra in extras if "=" in extra and not extra.startswith("-")]
     if extras and (len(overrides) < len(extras) or not hasattr(args, "overrides")):
-        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        parser.error(f"unrecognized arguments: {' '.join(extras)}{_setting_hint(extras) if hasattr(args, 'overrides') else ''}")
     if overrides:
         args.overrides = [*args.overrides, *overrides]
     return args
+
+
+def _setting_hint(extras: list[str]) -> str:
+    """'; settings are KEY=VALUE overrides: did you mean train.max_steps=5?' for `--max-steps 5`, if a setting has that name."""
+    from mlmkit.config import setting_keys
+
+    for index, extra in enumerate(extras):
+        name, _, value = extra.removeprefix("--").partition("=")
+        if not extra.startswith("--"):
+            continue
+        keys = [key for key in setting_keys() if key.rsplit(".", 1)[-1] == name.replace("-", "_")]
+        if keys:
+            if not value and index + 1 < len(extras) and not extras[index + 1].startswith("-"):
+                value = extras[index + 1]
+            return f"; settings are KEY=VALUE overrides: did you mean {keys[0]}={value or 'VALUE'}?"
+    return ""
 
 
 if __name__ == "__main__":

@@ -144,8 +144,10 @@ def _check(options: CompareOptions) -> None:
     from mlmkit.data.output_folder import check_writable_folder
 
     check_writable_folder(options.out)
-    if options.max_steps < 1 or (options.minutes is not None and options.minutes <= 0):
-        raise MlmkitError("--max-steps must be at least 1 and --minutes positive")
+    if options.max_steps < 1:
+        raise MlmkitError(f"--max-steps {options.max_steps}: give at least 1 pretraining step per strategy (the demo uses 500)")
+    if options.minutes is not None and options.minutes <= 0:
+        raise MlmkitError(f"--minutes {options.minutes}: give a positive time budget per strategy, in minutes")
     for flag, seeds in (("--seeds", options.seeds), ("--pretrain-seeds", options.pretrain_seeds)):
         if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
             raise MlmkitError(f"{flag} {','.join(map(str, seeds))}: give distinct non-negative integers, e.g. 1,2,3")

@@ -65,16 +65,24 @@ def default_corpus_path() -> Path:
     return path
 
 
-def check_corpus_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Return `paths` as Paths; raise MlmkitError naming the first missing, unreadable, non-UTF-8 (with
-    file and line) or empty one."""
+def check_corpus_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Return `paths` as Paths; raise MlmkitError naming the first that is missing or a folder (a cheap check,
+    made before a run creates its output folder)."""
     files = [Path(path) for path in paths]
-    if not files:
-        raise MlmkitError("no corpus file given; pass at least one text file (for example --corpus corpus.txt)")
     for path in files:
         if not path.is_file():
             what = "is a folder, not a file" if path.is_dir() else "does not exist"
             raise MlmkitError(f"corpus file {str(path)!r} {what}; pass UTF-8 text files")
+    return files
+
+
+def check_corpus_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Return `paths` as Paths; raise MlmkitError naming the first missing, unreadable, non-UTF-8 (with
+    file and line) or empty one."""
+    files = check_corpus_paths(paths)
+    if not files:
+        raise MlmkitError("no corpus file given; pass at least one text file (for example --corpus corpus.txt)")
+    for path in files:
         _refuse_structured(path)
         check_utf8(path, "corpus file")  # the whole file, before any expensive work
         if next(read_documents(path), None) is None:

@@ -43,6 +43,14 @@ def recipe_path(name_or_path: str | Path) -> Path:
     )
 
 
+def _token_count(tokens: int) -> str:
+    """A token budget with its unit, 3 significant digits: 12.1B, 1.72T, 800M."""
+    for scale, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+        if tokens >= 0.9995 * scale:
+            return f"{tokens / scale:.3g}{unit}"
+    return f"{tokens:,}"
+
+
 def recipe_summary(path: Path, width: int = 72) -> str:
     """One line: model, masking and budget from the recipe's settings, then the first sentence of its header."""
     from mlmkit.config import load_recipe
@@ -50,7 +58,7 @@ def recipe_summary(path: Path, width: int = 72) -> str:
     config = load_recipe(path)
     train, collator = config.train, config.collator
     rate = f"{collator.schedule['name']} rate schedule" if collator.schedule else f"{collator.options.get('mlm_probability', 0.15):.0%}"
-    budget = f"{train.max_tokens / 1e9:.3g}B tokens" if train.max_tokens else f"{train.max_steps} steps"
+    budget = f"{_token_count(train.max_tokens)} tokens" if train.max_tokens else f"{train.max_steps} steps"
     accumulation = f"×{train.gradient_accumulation_steps}" if train.gradient_accumulation_steps > 1 else ""
     facts = f"{config.model.family}-{config.model.size}, {collator.name} {rate}, {budget} of {train.batch_size}{accumulation}×{config.data.seq_len}"
     header = []

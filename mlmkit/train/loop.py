@@ -18,6 +18,7 @@ from typing import Any, Callable
 import torch
 
 from mlmkit.config import RunConfig, to_yaml
+from mlmkit.data.corpus import check_corpus_paths
 from mlmkit.data.tokenizer import tokenizer_vocab_hash
 from mlmkit.errors import MlmkitError
 from mlmkit.logs import logger
@@ -104,6 +105,7 @@ def pretrain(config: RunConfig, resume: bool | None = None, description: str = "
 
 
 def _train(config: RunConfig, accelerator: Any, resume: bool, description: str) -> PretrainResult:
+    check_corpus_paths((*config.data.corpus, *config.tokenizer.corpus))  # before OUTPUT_DIR exists or the config shows
     output_dir = prepare_output_dir(config, accelerator, resume)
     if accelerator.is_main_process:
         logger.info(f"resolved config:\n{to_yaml(config)}")

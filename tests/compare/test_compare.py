@@ -104,3 +104,9 @@ def test_strategy_options_and_bad_input(tmp_path, capsys):
     assert not (out / "shared").exists()
     assert main(["compare", "--option", "random.mlm_probability=high", "--out", str(out)]) == 2
     assert "option random.mlm_probability='high' of masking strategy 'random' has the wrong type" in capsys.readouterr().err
+    # Each budget flag is named alone (--max-steps 0 used to be told about --minutes too).
+    assert main(["compare", "--max-steps", "0", "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert "--max-steps 0: give at least 1 pretraining step" in error and "--minutes" not in error
+    assert main(["compare", "--minutes", "-1", "--out", str(out)]) == 2
+    assert "--minutes -1.0: give a positive time budget" in capsys.readouterr().err

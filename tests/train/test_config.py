@@ -87,6 +87,35 @@ def test_unknown_key_in_the_file_names_the_file(tmp_path: Path) -> None:
         load_recipe(path)
 
 
+def test_an_unknown_override_key_names_the_command_line_not_the_recipe_file(recipe: Path) -> None:
+    """The message named the recipe file, where the user looked for a typo they had typed on the command line."""
+    with pytest.raises(MlmkitError, match=r"^override 'train\.max_step=5': unknown key 'train\.max_step'; did you mean 'train\.max_steps'\?") as caught:
+        load_recipe(recipe, ["train.max_step=5"])
+    assert str(recipe) not in str(caught.value)
+    load_recipe(recipe, ["collator.options.mlm_probability=0.3"])  # inside a mapping: checked by the collator
+
+
+def test_an_option_flag_that_is_a_setting_gets_the_override_spelling(capsys) -> None:
+    from mlmkit.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["pretrain", "tiny-cpu", "--max-steps", "5"])
+    assert "did you mean train.max_steps=5?" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["pretrain", "tiny-cpu", "--bogus"])
+    assert "did you mean" not in capsys.readouterr().err
+
+
+def test_a_missing_corpus_fails_before_the_output_folder_or_the_config_appear(tmp_path: Path, capsys) -> None:
+    from mlmkit.cli import main
+
+    out = tmp_path / "run"
+    assert main(["pretrain", "tiny-cpu", f"data.corpus=[{tmp_path / 'nope.txt'}]", f"output_dir={out}"]) == 2
+    captured = capsys.readouterr()
+    assert "corpus file" in captured.err and "does not exist" in captured.err
+    assert "resolved config" not in captured.err + captured.out and not out.exists()
+
+
 def test_missing_and_malformed_recipes(tmp_path: Path) -> None:
     with pytest.raises(MlmkitError, match="does not exist"):
         load_recipe(tmp_path / "nope.yaml")
