@@ -36,7 +36,8 @@ class _PlainFormatter(logging.Formatter):
 
 class _CurrentStderr(logging.StreamHandler):
     """Writes to `sys.stderr` as it is when a line is logged, not as it was when the handler was made
-    (pytest's capture and `contextlib.redirect_stderr` replace it; the old one may be closed by then)."""
+    (pytest's capture and `contextlib.redirect_stderr` replace it; the old one may be closed by then),
+    through `tqdm.write`, so a line logged while a progress bar runs appears above the bar, not inside it."""
 
     @property
     def stream(self):
@@ -45,6 +46,26 @@ class _CurrentStderr(logging.StreamHandler):
     @stream.setter
     def stream(self, value) -> None:
         pass
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # logging's contract: a handler never raises
+            self.handleError(record)
+
+
+class _LazyFileHandler(logging.FileHandler):
+    """A log file (and its folder) made at the first record, not before: a run that stops on bad input
+    leaves no folder behind."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8", delay=True)
+
+    def _open(self):
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
 
 
 def show_mlmkit_messages(stream=None) -> None:
@@ -62,7 +83,7 @@ def library_output_to(log_file: str | Path, mlmkit_messages: bool = True) -> Ite
     """Send library log records and Python warnings to `log_file`, and hide the libraries' progress bars, meanwhile.
 
     Args:
-        log_file: appended to; its folder is created.
+        log_file: appended to; it and its folder are created at the first message.
         mlmkit_messages: also send the `mlmkit` logger's lines there instead of the terminal.
 
     Yields:
@@ -72,8 +93,7 @@ def library_output_to(log_file: str | Path, mlmkit_messages: bool = True) -> Ite
     import transformers
 
     path = Path(log_file)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = _LazyFileHandler(path)
     handler.setFormatter(_PlainFormatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
     names = LIBRARY_LOGGERS + (("mlmkit",) if mlmkit_messages else ())
     # transformers and datasets add their own terminal handler the first time they log; let them do it

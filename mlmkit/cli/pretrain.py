@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 EXAMPLE = """\
 examples:
@@ -17,7 +18,8 @@ examples:
       (FSDP; ddp.yaml and deepspeed-zero2.yaml beside it; README "Many processes" has the rest)
 
 Overrides are dotted paths into the recipe (sections tokenizer, data, model, collator, train, and
-output_dir), typed by the schema in mlmkit/config.py. Writes OUTPUT_DIR/config.yaml, metrics.jsonl,
+output_dir), typed by the schema in mlmkit/config.py. Writes OUTPUT_DIR/config.yaml, metrics.jsonl, pretrain.log
+(library messages),
 checkpoints/step-N/ (model/ is a Hugging Face folder) and final/.
 
 --resume continues from the newest checkpoint that verifies (damaged ones are moved aside). It may
@@ -56,11 +58,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from accelerate import PartialState
 
-    from mlmkit.logs import show_mlmkit_messages
+    from mlmkit.logs import library_output_to, show_mlmkit_messages
     from mlmkit.train import pretrain
 
     show_mlmkit_messages()
-    result = pretrain(config, resume=True if args.resume else None)
+    # Library chatter (a "Removed shared tensor" warning and a "Writing model shards" bar per checkpoint)
+    # goes to the run's log; mlmkit's own lines and the training bar stay on the terminal.
+    with library_output_to(Path(config.output_dir) / "pretrain.log", mlmkit_messages=False):
+        result = pretrain(config, resume=True if args.resume else None)
     state = PartialState()
     # One line per process: under `accelerate launch` every process reports the loss it agreed on.
     print(f"process {state.process_index}/{state.num_processes}: step {result.step}, loss {result.loss:.6f}, "

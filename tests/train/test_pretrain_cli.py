@@ -67,3 +67,15 @@ def test_overrides_may_follow_options(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["pretrain", str(recipe), "--dry-run", "--bogus"])
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_pretrain_keeps_library_chatter_in_its_log(tmp_path: Path, small_corpus: Path, capsys: pytest.CaptureFixture) -> None:
+    """Every checkpoint used to print accelerate's "Removed shared tensor" warning and a "Writing model
+    shards" bar between the training bar's updates."""
+    out = tmp_path / "run"
+    overrides = ["train.max_steps=4", "train.save_every=2", "train.eval_every=2", f"data.corpus=[{small_corpus}]", f"output_dir={out}"]
+    assert main(["pretrain", "tiny-cpu", *overrides]) == 0
+    terminal = capsys.readouterr()
+    assert "Removed shared tensor" not in terminal.err and "Writing model shards" not in terminal.err
+    assert "resolved config" in terminal.err and "final model in" in terminal.out
+    assert "Removed shared tensor" in (out / "pretrain.log").read_text(encoding="utf-8")
