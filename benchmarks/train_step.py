@@ -13,7 +13,7 @@ that about a share P of the batch is padding (the case unpadding addresses). Var
   sparse_unpadded:  the same, with the body on the real tokens only (one flattened row and a
                     variable-length attention, --varlen-attn: sdpa_varlen, or torch_varlen /
                     flash_attention_2 on a GPU);
-- late_mask:        3ML (papers.md §11, mlmkit.models.late_mask): the first N−k layers run on the unmasked
+- late_mask:        3ML (Liao et al. 2022; mlmkit.models.late_mask): the first N−k layers run on the unmasked
                     tokens only, the k late layers over the full length, the head at labelled positions;
                     the batch is the late-mask collator layout of the same labels; BERT/RoBERTa only.
 A case is a family's variant at a masking rate; `--families` x `--cases` gives the cases, leaving out the

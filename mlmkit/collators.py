@@ -7,7 +7,7 @@ units, selects units under the token budget, and corrupts them. It works as
 derived from the ids by the tokenizer's own rules, `mlmkit.data.word_boundaries`) and in a `DataLoader` with any `num_workers`.
 
 Reproducibility: every batch gets its own generator seeded from (seed, epoch, the batch's content), in the
-spirit of fairseq's (seed, epoch, index) (papers.md §1b): masks do not depend on `num_workers`, differ
+spirit of fairseq's (seed, epoch, index): masks do not depend on `num_workers`, differ
 between epochs (dynamic masking, RoBERTa §4.1), and replay on resume wherever the same batches come back,
 with no callback: under `transformers.Trainer` each epoch's shuffle is new and a resumed run gets the same
 batches. The epoch is the one `set_epoch` gave (our loop, `MaskingScheduleCallback`); without it, the

@@ -68,7 +68,7 @@ LATE_MASK_VARIANTS = ("self", "cross")
 
 @dataclass(frozen=True)
 class LateMaskConfig:
-    """3ML's late-[MASK] stage (papers.md §11; mlmkit.models.late_mask): the encoder never sees [MASK].
+    """3ML's late-[MASK] stage (mlmkit.models.late_mask): the encoder never sees [MASK].
 
     Attributes:
         late_layers: k, the last layers that run with the [MASK]s (1 <= k <= num_hidden_layers;

@@ -10,7 +10,7 @@ beside a no-pretraining control: the same initial weights, fine-tuned the same w
 conclude (`mlmkit.compare.analysis`).
 
 `late_mask` adds, for each strategy it names, a second run "STRATEGY+late_mask": the same collator
-with the 3ML late-[MASK] layout and a late-mask model (papers.md §11) of the same size and steps, so
+with the 3ML late-[MASK] layout and a late-mask model of the same size and steps, so
 the comparison shows what moving the [MASK]s to the last layers costs or saves at equal data.
 
 Everything lands under OUT; a rerun skips the parts that already finished (a run with a final

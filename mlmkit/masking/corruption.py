@@ -2,7 +2,7 @@
 
 One shared implementation for every strategy (STYLE §3.3). Random replacements come from the
 tokenizer's vocabulary without special and unused ids: HF's collator draws from `len(tokenizer)`, specials
-included, and ModernBERT from the batch's largest id; fairseq gives specials weight 0 (papers.md §1b, §17).
+included, and ModernBERT from the batch's largest id; fairseq gives specials weight 0.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Difference-Masking (Wilf et al., Findings EMNLP 2023; papers.md §8): mask what makes the domain different.
+"""Difference-Masking (Wilf et al., Findings EMNLP 2023): mask what makes the domain different.
 
 Each word's score is its similarity to the target domain's anchor words, precomputed by
 `mlmkit stats difference` (a hash → score table, so the collator runs no encoder). Per sequence, as the

@@ -1,4 +1,4 @@
-"""InforMask (Sadeq, Xu, McAuley, EMNLP 2022; papers.md §5): mask the informative tokens.
+"""InforMask (Sadeq, Xu, McAuley, EMNLP 2022): mask the informative tokens.
 
 Three modes over the statistics of `mlmkit stats informask`:
 - "exact" (default): token-specific masking rates as sampling weights; tokens are drawn without

@@ -3,7 +3,7 @@
 Each row of a batch is masked by the `start` strategy with probability λ(t) and by the `end`
 strategy otherwise, λ moving linearly from `mix_start` to `mix_end` over training progress t. With
 the defaults a run begins fully informed (e.g. PMI units) and ends fully uniform, the "easy to
-hard"/"informed to random" curricula the schedule papers discuss (papers.md §9).
+hard"/"informed to random" curricula the schedule papers discuss.
 """
 
 from __future__ import annotations

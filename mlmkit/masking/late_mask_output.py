@@ -1,6 +1,6 @@
 """Late-mask (3ML) output stage: the encoder input keeps only the tokens that are not [MASK].
 
-3ML (Liao et al. 2022, papers.md §11) removes the [MASK] placeholders from the encoder input and
+3ML (Liao et al. 2022) removes the [MASK] placeholders from the encoder input and
 adds a learned [MASK] vector back at a late layer (`mlmkit.models.late_mask`). Selection and BERT's
 80/10/10 are the standard ones; this stage only re-lays out their result:
 

@@ -1,4 +1,4 @@
-"""MASS: masked sequence-to-sequence pretraining (Song et al., ICML 2019; papers.md §12).
+"""MASS: masked sequence-to-sequence pretraining (Song et al., ICML 2019).
 
 One contiguous fragment of k = round(ratio × length) tokens per sequence is corrupted in the encoder
 input (80/10/10, BERT's `apply_replacement`), and the decoder predicts it from the encoder and the

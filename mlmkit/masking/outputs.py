@@ -54,14 +54,14 @@ def mlm_output(collator: Any, batch: SelectedBatch) -> dict[str, torch.Tensor]:
 
 
 def late_mask_output(collator: Any, batch: SelectedBatch) -> dict[str, torch.Tensor]:
-    """3ML (papers.md §11): the same corruption, re-laid so the encoder never sees [MASK] (`late_mask_output.py`)."""
+    """3ML: the same corruption, re-laid so the encoder never sees [MASK] (`late_mask_output.py`)."""
     input_ids, labels = corrupt(collator, batch)
     token_type_ids = batch.extras.get("token_type_ids")
     return to_late_mask(input_ids, labels, batch.attention_mask, collator.mask_token_id, collator.pad_token_id, token_type_ids)
 
 
 def mass_output(collator: Any, batch: SelectedBatch) -> dict[str, torch.Tensor]:
-    """MASS (papers.md §12): the encoder input corrupted 80/10/10, the decoder given only the selection (`mass.py`).
+    """MASS: the encoder input corrupted 80/10/10, the decoder given only the selection (`mass.py`).
 
     Works for any selection (MASS fragments, or spans for a T5-like objective without sentinels).
     `token_type_ids` are dropped: BART-style encoder-decoders take none.

@@ -1,4 +1,4 @@
-"""PMI-Masking (Levine et al., ICLR 2021; papers.md §4): mask collocations as whole units.
+"""PMI-Masking (Levine et al., ICLR 2021): mask collocations as whole units.
 
 Units: every word n-gram (n = 2..5) of the PMI vocabulary that `mlmkit stats pmi` built is one unit; the
 rest of the words are whole-word units (Devlin WWM). Paper rules for matches that clash:

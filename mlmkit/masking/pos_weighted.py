@@ -1,4 +1,4 @@
-"""POS-weighted masking (PTW, Yang et al. 2023 "Learning Better Masking", papers.md §9b).
+"""POS-weighted masking (PTW, Yang et al. 2023 "Learning Better Masking").
 
 Words of classes the model currently finds hard are masked more. The training loop reports the
 per-token MLM loss (`observe`); each class keeps an exponential moving average

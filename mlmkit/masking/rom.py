@@ -1,4 +1,4 @@
-"""ROM, Retrieval Oriented Masking (Long et al. 2022; papers.md §6): mask important terms more often.
+"""ROM, Retrieval Oriented Masking (Long et al. 2022): mask important terms more often.
 
 A token's chance of being masked is proportional to its term-importance weight, mixed with uniform masking
 so that every token keeps some chance (ROM keeps random masking for a share of positions):

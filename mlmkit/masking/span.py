@@ -1,4 +1,4 @@
-"""SpanBERT span masking: spans of whole words with geometric lengths (papers.md §3; Joshi et al. 2020 §3.1).
+"""SpanBERT span masking: spans of whole words with geometric lengths (Joshi et al. 2020 §3.1).
 
 SpanBERT draws a span length ℓ (in words) from Geometric(p=0.2) clipped to [1, 10] (mean ≈ 3.8 words),
 anchors it at a random word start and repeats until 15% of the tokens are masked; 80/10/10 is decided per

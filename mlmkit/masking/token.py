@@ -1,4 +1,4 @@
-"""Token masking: BERT's and RoBERTa's random masking, every token its own unit (papers.md §1)."""
+"""Token masking: BERT's and RoBERTa's random masking, every token its own unit (Devlin et al. 2019 §3.1; Liu et al. 2019 §4.1)."""
 
 from __future__ import annotations
 

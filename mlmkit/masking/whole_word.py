@@ -1,4 +1,4 @@
-"""Whole-word masking: all pieces of a chosen word are masked together (papers.md §2).
+"""Whole-word masking: all pieces of a chosen word are masked together (BERT's whole-word masking, google-research/bert README, May 2019).
 
 Differences from the references, on purpose:
 - Google's WWM skips a word that would overflow the budget (undershoot); we take the word that crosses the

@@ -1,7 +1,7 @@
 """3ML late-[MASK] encoder for BERT and RoBERTa (Liao et al., "Mask More and Mask Later", Findings EMNLP 2022).
 
 Why: at 50% masking a standard MLM spends half of every layer on [MASK] placeholders that carry no
-information. 3ML (papers.md §11) drops them from the encoder: the first N−k layers see only the
+information. 3ML drops them from the encoder: the first N−k layers see only the
 unmasked tokens (at their ORIGINAL position ids), then a learned [MASK] vector plus the position
 embedding of each masked slot is scattered back to full length and k "late" layers run over the
 whole sequence; the MLM head runs only at the masked slots. The paper reports RoBERTa-base/large

@@ -2,7 +2,7 @@
 
 The transformer body runs on the whole block, but the prediction head (transform + vocabulary projection,
 the largest matmul of a small model) runs only where a label is. Original BERT did this
-(`gather_indexes` in run_pretraining.py, papers.md §1a), as does ModernBERT (`sparse_prediction`);
+(`gather_indexes` in run_pretraining.py), as does ModernBERT (`sparse_prediction`);
 HF's BertForMaskedLM / RobertaForMaskedLM project every position.
 
 It is the model's own forward with the body's output cut to those positions (`BodyOutputCut`, a forward

@@ -1,4 +1,4 @@
-"""Difference-Masking statistics builder (Wilf et al., Findings EMNLP 2023; papers.md §8).
+"""Difference-Masking statistics builder (Wilf et al., Findings EMNLP 2023).
 
 Offline, once (the paper's code runs a BERT forward per word inside its collator):
 1. Anchors: the target-domain words with the highest TF-ICF = term frequency in the target corpus × log

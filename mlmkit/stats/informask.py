@@ -1,4 +1,4 @@
-"""InforMask statistics builder (Sadeq, Xu, McAuley, EMNLP 2022; papers.md §5).
+"""InforMask statistics builder (Sadeq, Xu, McAuley, EMNLP 2022).
 
 InforMask's repository ships only the output (`id_mask_prob.json`, a masking rate per token id), not the
 code that computes it (its issue #1), so this follows the paper's description, with these choices:

@@ -1,4 +1,4 @@
-"""PMI-Masking vocabulary builder (Levine et al., ICLR 2021; papers.md §4).
+"""PMI-Masking vocabulary builder (Levine et al., ICLR 2021).
 
 Counts word n-grams (n = 1..5; words are the tokenizer's words, hashed from their token ids with
 `mlmkit.stats.hashing`), keeps n >= 2 with count > min_count, scores each by

@@ -1,4 +1,4 @@
-"""ROM (Retrieval Oriented Masking; Long et al. 2022, papers.md §6) term-importance statistics.
+"""ROM (Retrieval Oriented Masking; Long et al. 2022) term-importance statistics.
 
 ROM masks important terms more often than stop-words and punctuation, with importance from an unsupervised
 lexical weight. The corpus-level part of that weight is the inverse document frequency; the per-passage

@@ -275,7 +275,7 @@ class Seq2SeqLMModule(TrainingModule):
 
 @dataclass(frozen=True)
 class Seq2SeqObjective:
-    """Cross-entropy of an encoder-decoder's predictions of the decoder labels (MASS, papers.md §12)."""
+    """Cross-entropy of an encoder-decoder's predictions of the decoder labels (MASS)."""
 
     report_targets: bool = False
 
@@ -285,7 +285,7 @@ class Seq2SeqObjective:
 
 
 class LateMaskLMModule(TrainingModule):
-    """Training view of a 3ML late-mask model (papers.md §11): the same loss and counts as `MaskedLMModule`.
+    """Training view of a 3ML late-mask model: the same loss and counts as `MaskedLMModule`.
 
     Targets are the late [MASK] slots (B, M) plus any selected tokens left visible in the encoder
     input; the model computes the head at those slots only, so it is always sparse.

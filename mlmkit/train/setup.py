@@ -19,7 +19,7 @@ class EpochSampler(torch.utils.data.Sampler):
     """A fresh permutation per epoch from a generator seeded with (seed, epoch).
 
     The order depends only on the seed and the epoch, so a resumed run can skip to the same batch
-    (RoBERTa/fairseq seed data order the same way, papers.md §1b).
+    (RoBERTa/fairseq seed data order the same way).
     """
 
     def __init__(self, size: int, seed: int) -> None:
