@@ -33,7 +33,7 @@ from mlmkit.errors import MlmkitError, did_you_mean
 from mlmkit.masking import MASKERS
 from mlmkit.masking.corruption import check_replacement_probs, replacement_vocabulary
 from mlmkit.masking.outputs import OUTPUTS, SelectedBatch
-from mlmkit.masking.padding import column_has_zero, pad_feature
+from mlmkit.masking.padding import pad_feature
 from mlmkit.masking.selection import select_units, token_budget
 from mlmkit.schedules import ScheduleSpec, build_schedule
 from mlmkit.value_types import describe_type, matches_type
@@ -231,13 +231,18 @@ class MaskingCollator:
                 f"{type(features).__name__} of {len(features) if hasattr(features, '__len__') else '?'} items"
                 + (f" with keys {sorted(features[0])}" if features and hasattr(features[0], 'keys') else "")
             )
-        input_ids, inside, lengths = pad_feature(features, "input_ids", self.pad_token_id, self.pad_to_multiple_of)
+        try:
+            input_ids, inside, lengths = pad_feature(features, "input_ids", self.pad_token_id, self.pad_to_multiple_of)
+        except KeyError:
+            index = next(index for index, feature in enumerate(features) if "input_ids" not in feature)
+            raise MlmkitError(f"feature {index} has no 'input_ids' (keys {sorted(features[index])}); every feature needs them") from None
         self._check_ids(input_ids, inside)
         generator = self.next_generator(input_ids)
         attention_mask = inside.long()
-        if features[0].get("attention_mask") is not None and column_has_zero(features, "attention_mask", lengths):
-            # rows padded before collation: read their mask
-            attention_mask *= self._optional(features, "attention_mask", 0, lengths, input_ids.shape[1])
+        given_mask = self._optional(features, "attention_mask", 0, lengths, input_ids.shape[1])
+        if given_mask is not None:  # rows padded before collation keep their padding out
+            _check_binary("attention_mask", given_mask)
+            attention_mask *= given_mask
         is_special = per_token(self.special_table, input_ids)
         maskable = attention_mask.bool() & ~is_special
         special_tokens_mask = self._optional(features, "special_tokens_mask", 1, lengths, input_ids.shape[1])
@@ -282,18 +287,27 @@ class MaskingCollator:
         else None. Every row must have its input_ids row's length."""
         if features[0].get(key) is None:
             return None
-        try:
-            return pad_feature(features, key, fill, length=width, row_lengths=lengths)[0]
-        except (KeyError, TypeError):
+        missing = next((index for index, feature in enumerate(features) if feature.get(key) is None), None)
+        if missing is not None:
             raise MlmkitError(
-                f"feature column {key!r} is in the first feature but missing or None in another; "
-                "give every feature the same columns"
-            ) from None
+                f"feature {missing} has no {key!r} (or None) but feature 0 has one; give every feature the same columns"
+            )
+        return pad_feature(features, key, fill, length=width, row_lengths=lengths)[0]
 
     def _word_ids(self, features: list[dict[str, Any]], input_ids: torch.Tensor, maskable: torch.Tensor, lengths: np.ndarray) -> torch.Tensor:
         """Words from the features' `word_ids` if present, else derived from the ids (`mlmkit.data.word_boundaries`)."""
         given = self._optional(features, "word_ids", -1, lengths, input_ids.shape[1])
         return batch_word_ids(self.word_boundaries, input_ids, maskable, given)
+
+
+def _check_binary(key: str, column: torch.Tensor) -> None:
+    """Raise MlmkitError naming the feature and position of a value other than 0 or 1 in a mask column (B, T)."""
+    bad = (column >> 1) != 0  # anything but 0 and 1, negatives included, in one pass
+    if bool(bad.any()):
+        row, position = bad.nonzero()[0].tolist()
+        raise MlmkitError(
+            f"feature {row}: {key!r} holds {int(column[row, position])} at position {position}; a mask holds 0 (padding) or 1"
+        )
 
 
 def _check_options(

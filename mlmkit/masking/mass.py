@@ -114,6 +114,8 @@ def select_fragments(
         BoolTensor (B, T): True on the fragment(s).
     """
     batch, length_t = maskable.shape
+    if length_t == 0:  # a batch of empty rows: nothing to place
+        return torch.zeros_like(maskable)
     first, span = content_span(maskable)  # (B,), (B,)
     size = length_t if block_size is None else int(block_size)
     num_blocks = max(1, -(-length_t // size))
@@ -169,6 +171,8 @@ def decoder_inputs(
         order = torch.cat([order, order.new_zeros(order.shape[0], width - order.shape[1])], dim=1)
     positions = order[:, :width]  # (B, L)
     valid = torch.arange(width) < counts[:, None]  # (B, L)
+    if input_ids.shape[1] == 0:  # a batch of empty rows: one padding column to gather from
+        input_ids = input_ids.new_full((input_ids.shape[0], 1), pad_token_id)
     labels = input_ids.gather(1, positions).masked_fill(~valid, IGNORE_INDEX)
     previous = input_ids.gather(1, (positions - 1).clamp(min=0))
     previous = torch.where(positions == 0, start_token_id, previous).masked_fill(~valid, pad_token_id)

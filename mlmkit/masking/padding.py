@@ -39,7 +39,7 @@ def _one_row(row: Any, key: str, index: int) -> Any:
         shape = tuple(row.shape)
         if len(shape) > 2 or (len(shape) == 2 and shape[0] != 1) or len(shape) == 0:
             raise MlmkitError(f"feature {index}: {key!r} has shape {shape}; {_ROW_HELP}")
-        floating = row.is_floating_point() if isinstance(row, torch.Tensor) else row.dtype.kind not in "iub"
+        floating = (row.is_floating_point() or row.is_complex()) if isinstance(row, torch.Tensor) else row.dtype.kind not in "iub"
         if floating:
             raise MlmkitError(f"feature {index}: {key!r} has dtype {row.dtype}; ids must be integers, from the tokenizer")
         return row.reshape(-1)
@@ -85,27 +85,54 @@ def _pack_ints(rows: list[Any]) -> np.ndarray | None:
 
 
 def _flatten(rows: list[Any], fill: int, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate rows (lists, tuples, arrays or tensors) into one int64 array; None becomes `fill` (in
-    per-token columns such as word_ids; input_ids must be ids throughout)."""
-    rows = _rows(rows, key)
-    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-    if isinstance(rows[0], (list, tuple)):
-        packed = _pack_ints(rows)
-        if packed is None and key != "input_ids":  # None inside (word_ids of special tokens)
-            packed = _pack_ints([[fill if value is None else value for value in row] for row in rows])
-        if packed is not None:
-            return packed, lengths
+    """Concatenate rows (lists, tuples, arrays or tensors, mixed in any way) into one int64 array and their
+    lengths (B,); None becomes `fill` (in per-token columns such as word_ids; input_ids must be ids throughout)."""
+    if _plain_rows(rows):
+        return _ints_of_lists(rows, fill, key, 0), np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    rows = [_one_row(row, key, index) for index, row in enumerate(rows)]
+    parts = [
+        _ints_of_lists([row], fill, key, index) if isinstance(row, (list, tuple)) else _ints_of_array(row, key, index)
+        for index, row in enumerate(rows)
+    ]
+    flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    return flat, np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
 
-        def wrong(value: Any) -> bool:
-            if value is None:
-                return key == "input_ids"
-            return not isinstance(value, (int, np.integer)) or not -(1 << 63) <= value < 1 << 63
 
-        index = next(i for i, row in enumerate(rows) if any(map(wrong, row)))
-        bad = next(filter(wrong, rows[index]))
-        raise MlmkitError(f"feature {index}: {key!r} holds {bad!r} ({type(bad).__name__}); values must be 64-bit ints, from the tokenizer")
-    arrays = [np.asarray(row.cpu() if isinstance(row, torch.Tensor) else row, dtype=np.int64).reshape(-1) for row in rows]
-    return (np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)), lengths
+def _ints_of_lists(rows: list[Any], fill: int, key: str, first_index: int) -> np.ndarray:
+    """Rows that are lists/tuples (features first_index, first_index + 1, ...) as one int64 array.
+
+    Raises:
+        MlmkitError: naming the feature and value, for a value that is not an int (None is one in input_ids).
+    """
+    packed = _pack_ints(rows)
+    if packed is None and key != "input_ids":  # None inside (word_ids of special tokens)
+        packed = _pack_ints([[fill if value is None else value for value in row] for row in rows])
+    if packed is not None:
+        return packed
+
+    def wrong(value: Any) -> bool:
+        if value is None:
+            return key == "input_ids"
+        if isinstance(value, np.bool_):
+            return False
+        return not isinstance(value, (int, np.integer)) or not -(1 << 63) <= int(value) < 1 << 63
+
+    bad_rows = [index for index, row in enumerate(rows) if any(map(wrong, row))]
+    if not bad_rows:  # valid values that C-level packing does not take (numpy bools)
+        values = (fill if value is None else value for row in rows for value in row)
+        return np.fromiter(values, dtype=np.int64, count=sum(map(len, rows)))
+    bad = next(filter(wrong, rows[bad_rows[0]]))
+    raise MlmkitError(
+        f"feature {first_index + bad_rows[0]}: {key!r} holds {bad!r} ({type(bad).__name__}); values must be 64-bit ints, from the tokenizer"
+    )
+
+
+def _ints_of_array(row: np.ndarray | torch.Tensor, key: str, index: int) -> np.ndarray:
+    """A 1-D integer array or tensor (feature `index`) as int64; MlmkitError for uint64 values past int64."""
+    values = np.asarray(row.cpu() if isinstance(row, torch.Tensor) else row)
+    if values.dtype == np.uint64 and values.size and int(values.max()) >= 1 << 63:
+        raise MlmkitError(f"feature {index}: {key!r} holds {int(values.max())}; values must be 64-bit ints, from the tokenizer")
+    return values.astype(np.int64).reshape(-1)
 
 
 def pad_feature(
@@ -144,19 +171,6 @@ def pad_feature(
     padded = np.full((len(features), target), fill, dtype=np.int64)
     padded[inside] = flat
     return torch.from_numpy(padded), torch.from_numpy(inside), lengths
-
-
-def column_has_zero(features: list[dict[str, Any]], key: str, expected: np.ndarray) -> bool:
-    """True if per-token column `key` holds a 0 (or None) in some row: `all` over each row, a C-level scan
-    much cheaper than padding the column (an attention_mask of a packed batch is all ones).
-
-    Raises:
-        MlmkitError: a row whose length differs from `expected` (B,), the input_ids lengths: padding such a
-            column would change its meaning.
-    """
-    rows = _rows([feature[key] for feature in features], key)
-    _check_lengths(key, np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)), expected)
-    return not all(map(all, rows))
 
 
 def _check_lengths(key: str, lengths: np.ndarray, expected: np.ndarray) -> None:

@@ -10,7 +10,7 @@ import torch
 import mlmkit
 from mlmkit.data.words import number_runs
 from mlmkit.errors import MlmkitError
-from mlmkit.masking.padding import column_has_zero, pad_feature
+from mlmkit.masking.padding import pad_feature
 from mlmkit.masking.selection import _largest_first, select_units, token_budget
 
 
@@ -54,14 +54,87 @@ def test_a_float_or_too_wide_int_inside_a_row_is_an_error(bad, shown, column, mi
         collator([feature(), bad_feature])
 
 
-def test_column_has_zero_reads_every_row():
-    lengths = np.array([3, 2])
-    assert not column_has_zero([{"m": [1, 1, 1]}, {"m": [1, 1]}], "m", lengths)
-    assert column_has_zero([{"m": [1, 1, 1]}, {"m": [1, 0]}], "m", lengths)
-    assert column_has_zero([{"m": [1, 1, 1]}, {"m": [None, 1]}], "m", lengths)
-    assert column_has_zero([{"m": np.array([1, 1, 1])}, {"m": torch.tensor([[1, 0]])}], "m", lengths)
-    with pytest.raises(MlmkitError, match="feature 1: column 'm' has 3 values but input_ids has 2"):
-        column_has_zero([{"m": [1, 1, 1]}, {"m": [1, 1, 1]}], "m", lengths)
+def _collate_as_lists(collator, features: list[dict]) -> dict[str, torch.Tensor]:
+    plain = [{key: np.asarray(value).reshape(-1).tolist() for key, value in feature.items()} for feature in features]
+    return collator(plain)
+
+
+@pytest.mark.parametrize(
+    "features",
+    [
+        # A one-token tokenizer output, (1, 1) tensors, beside a list row padded before collation.
+        lambda tok: [{"input_ids": [7592, 2088, 0], "attention_mask": [1, 1, 0]}, dict(tok("hello", add_special_tokens=False, return_tensors="pt"))],
+        lambda tok: [{"input_ids": [101, 7592, 102, 2088, 1010, 2023, 3231, 102], "token_type_ids": [0, 0, 0, 1, 1, 1, 1, 1]},
+                     {"input_ids": [101, 102], "token_type_ids": np.array([0, 1], np.int32)}],
+        lambda tok: [{"input_ids": [101] + [100] * 6 + [102]}, {"input_ids": np.array([101, 102], np.int32)}],
+        lambda tok: [{"input_ids": [101, 102]}, {"input_ids": np.array([101, 7592, 2088, 1010, 2023, 102])}],
+        lambda tok: [{"input_ids": torch.tensor([101, 7592, 102]), "word_ids": np.array([-1, 0, -1])},
+                     {"input_ids": [101, 2088, 1010, 102], "word_ids": [None, 0, 1, None]}],
+    ],
+)
+def test_rows_of_mixed_kinds_in_one_batch_read_as_their_lists(features, minilm_tokenizer):
+    """List rows beside array or tensor rows were packed as raw bytes (an int64 array as 8 values each, a
+    one-element tensor as n zero bytes): tokens became padding, token types moved, or numpy raised."""
+    batch = features(minilm_tokenizer)
+    collator = mlmkit.build_collator("whole_word", minilm_tokenizer, mlm_probability=1.0, mask_replace_prob=1.0, random_replace_prob=0.0)
+    collator.set_epoch(0)
+    mixed, plain = collator(batch), _collate_as_lists(collator, batch)
+    for key in plain:
+        assert torch.equal(mixed[key], plain[key]), key
+
+
+@pytest.mark.parametrize(
+    "second, message",
+    [
+        ([101, 2460, 2088.7, 102], r"feature 1: 'input_ids' holds 2088\.7 \(float\)"),
+        ([101, 2460, None, 102], r"feature 1: 'input_ids' holds None"),
+        (np.array([2**64 - 1], dtype=np.uint64), r"feature 1: 'input_ids' holds 18446744073709551615"),
+        (torch.tensor([101, 102], dtype=torch.complex64), r"feature 1: 'input_ids' has dtype torch.complex64"),
+    ],
+)
+def test_a_bad_row_after_a_tensor_row_is_named(second, message, minilm_tokenizer):
+    """With an array or tensor first, list rows went through np.asarray: 2088.7 became 2088, None a TypeError."""
+    collator = mlmkit.build_collator("random", minilm_tokenizer)
+    with pytest.raises(MlmkitError, match=message):
+        collator([{"input_ids": torch.tensor([101, 7592, 102])}, {"input_ids": second}])
+
+
+def test_numpy_bools_in_a_list_are_read_as_ints(minilm_tokenizer):
+    collator = mlmkit.build_collator("random", minilm_tokenizer, seed=0)
+    collator.set_epoch(0)
+    ids = [101, 7592, 2088, 102]
+    as_numpy = collator([{"input_ids": ids, "special_tokens_mask": list(np.array([1, 0, 0, 1], dtype=bool))}])
+    as_ints = collator([{"input_ids": ids, "special_tokens_mask": [1, 0, 0, 1]}])
+    assert torch.equal(as_numpy["labels"], as_ints["labels"])
+
+
+@pytest.mark.parametrize("other_row", [[1, 1, 1], [1, 1, 0]])
+def test_an_attention_mask_holds_only_0_and_1_whatever_the_other_rows_hold(other_row, minilm_tokenizer):
+    """A 2 in a mask was kept or dropped depending on whether another row held a 0."""
+    collator = mlmkit.build_collator("random", minilm_tokenizer)
+    features = [{"input_ids": [101, 7592, 2088, 1010, 2023, 102], "attention_mask": [1, 2, 2, 2, 2, 1]},
+                {"input_ids": [101, 7592, 102], "attention_mask": other_row}]
+    with pytest.raises(MlmkitError, match=r"feature 0: 'attention_mask' holds 2 at position 1; a mask holds 0 \(padding\) or 1"):
+        collator(features)
+    features[0]["attention_mask"] = [1, 1, 1, 1, -1, 1]
+    with pytest.raises(MlmkitError, match=r"feature 0: 'attention_mask' holds -1 at position 4"):
+        collator(features)
+
+
+@pytest.mark.parametrize("column", ["attention_mask", "input_ids"])
+def test_a_column_missing_from_a_later_feature_is_named(column, minilm_tokenizer):
+    """A KeyError traceback for attention_mask and input_ids (other columns already had a clear error)."""
+    collator = mlmkit.build_collator("random", minilm_tokenizer)
+    features = [{"input_ids": [101, 7592, 102], "attention_mask": [1, 1, 1]}, {"input_ids": [101, 102], "attention_mask": [1, 1]}]
+    del features[1][column]
+    with pytest.raises(MlmkitError, match=rf"feature 1 has no '{column}'"):
+        collator(features)
+
+
+@pytest.mark.parametrize("name", ["random", "span", "mass"])
+def test_a_batch_of_empty_rows_collates_to_empty_rows(name, minilm_tokenizer):
+    out = mlmkit.build_collator(name, minilm_tokenizer)([{"input_ids": []}, {"input_ids": []}])
+    assert out["input_ids"].shape == (2, 0) and bool((out["labels"] == -100).all())
 
 
 @pytest.mark.parametrize("shape", [(64, 128), (4, 4096), (3, 5)])
