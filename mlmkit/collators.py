@@ -33,7 +33,7 @@ from mlmkit.errors import MlmkitError, did_you_mean
 from mlmkit.masking import MASKERS
 from mlmkit.masking.corruption import check_replacement_probs, replacement_vocabulary
 from mlmkit.masking.outputs import OUTPUTS, SelectedBatch
-from mlmkit.masking.padding import pad_feature
+from mlmkit.masking.padding import holds_only_ones, pad_feature
 from mlmkit.masking.selection import select_units, token_budget
 from mlmkit.schedules import ScheduleSpec, build_schedule
 from mlmkit.value_types import describe_type, matches_type
@@ -239,10 +239,10 @@ class MaskingCollator:
         self._check_ids(input_ids, inside)
         generator = self.next_generator(input_ids)
         attention_mask = inside.long()
-        given_mask = self._optional(features, "attention_mask", 0, lengths, input_ids.shape[1])
-        if given_mask is not None:  # rows padded before collation keep their padding out
+        if features[0].get("attention_mask") is not None and not holds_only_ones(features, "attention_mask", lengths):
+            given_mask = self._optional(features, "attention_mask", 0, lengths, input_ids.shape[1])
             _check_binary("attention_mask", given_mask)
-            attention_mask *= given_mask
+            attention_mask *= given_mask  # rows padded before collation keep their padding out
         is_special = per_token(self.special_table, input_ids)
         maskable = attention_mask.bool() & ~is_special
         special_tokens_mask = self._optional(features, "special_tokens_mask", 1, lengths, input_ids.shape[1])

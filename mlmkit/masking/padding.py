@@ -173,6 +173,25 @@ def pad_feature(
     return torch.from_numpy(padded), torch.from_numpy(inside), lengths
 
 
+def holds_only_ones(features: list[dict[str, Any]], key: str, expected: np.ndarray) -> bool:
+    """True if every feature's `key` is a plain list of 1s (a packed batch's attention_mask), checked at C
+    speed (bytes of the rows, with the 1s deleted, are empty), so the column need not be padded. False for
+    anything else, which the caller reads in full.
+
+    Raises:
+        MlmkitError: a plain row whose length differs from `expected` (B,), the input_ids lengths.
+    """
+    rows = [feature.get(key) for feature in features]
+    if not _plain_rows(rows):
+        return False
+    _check_lengths(key, np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)), expected)
+    try:
+        joined = b"".join(map(bytes, rows))
+    except (TypeError, ValueError):  # None, or a value outside 0..255
+        return False
+    return not joined.translate(None, b"\x01")
+
+
 def _check_lengths(key: str, lengths: np.ndarray, expected: np.ndarray) -> None:
     if not np.array_equal(lengths, expected):
         row = int(np.flatnonzero(lengths != expected)[0])

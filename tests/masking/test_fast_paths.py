@@ -10,7 +10,7 @@ import torch
 import mlmkit
 from mlmkit.data.words import number_runs
 from mlmkit.errors import MlmkitError
-from mlmkit.masking.padding import pad_feature
+from mlmkit.masking.padding import holds_only_ones, pad_feature
 from mlmkit.masking.selection import _largest_first, select_units, token_budget
 
 
@@ -135,6 +135,16 @@ def test_a_column_missing_from_a_later_feature_is_named(column, minilm_tokenizer
 def test_a_batch_of_empty_rows_collates_to_empty_rows(name, minilm_tokenizer):
     out = mlmkit.build_collator(name, minilm_tokenizer)([{"input_ids": []}, {"input_ids": []}])
     assert out["input_ids"].shape == (2, 0) and bool((out["labels"] == -100).all())
+
+
+def test_holds_only_ones_is_true_for_plain_rows_of_ones_only():
+    lengths = np.array([3, 2])
+    assert holds_only_ones([{"m": [1, 1, 1]}, {"m": (1, 1)}], "m", lengths)
+    for other in ([1, 0], [1, 2], [1, -1], [None, 1], np.array([1, 1]), [1.0, 1]):
+        assert not holds_only_ones([{"m": [1, 1, 1]}, {"m": other}], "m", lengths), other
+    assert not holds_only_ones([{"m": [1, 1, 1]}, {}], "m", lengths)
+    with pytest.raises(MlmkitError, match="feature 1: column 'm' has 3 values but input_ids has 2"):
+        holds_only_ones([{"m": [1, 1, 1]}, {"m": [1, 1, 1]}], "m", lengths)
 
 
 @pytest.mark.parametrize("shape", [(64, 128), (4, 4096), (3, 5)])
