@@ -16,7 +16,8 @@ Two measurements, both with mlmkit's own loop and its one held-out measure (fixe
           leaving the plateau is a property of the recipe or luck of one seed.
 
 Writes benchmarks/results/tiny_recipe_study.{json,md} (tiny_recipe_seeds.{json,md} with --seeds) and
-tiny_recipe_curve.{json,png}. Every run shares one tokenizer and one set of blocks, except the variants that
+tiny_recipe_curve.{json,png}; a study of some variants adds or replaces their rows there and keeps the others
+(same steps, evaluation interval and seeds). Every run shares one tokenizer and one set of blocks, except the variants that
 change them (vocabulary, length).
 
 Run:  python benchmarks/tiny_recipe.py --study --out runs/tiny-study --parallel 2
@@ -138,12 +139,27 @@ def study(args: argparse.Namespace) -> None:
                    for row in evals(rows)] for name, rows in results.items()}
     record = {"steps": args.steps, "eval_every": args.eval_every, "seeds": args.seeds,
               "variants": {n: VARIANTS[runs[n][0]][0] for n in rows}, "overrides": {n: VARIANTS[runs[n][0]][1] for n in rows},
-              "curves": rows, "load_average": os.getloadavg()}
+              "curves": rows, "load_average": [list(os.getloadavg())]}
     stem = "tiny_recipe_seeds" if by_seed else "tiny_recipe_study"
+    record = _merged(RESULTS / f"{stem}.json", record)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n")
     (RESULTS / f"{stem}.md").write_text(study_markdown(record))
     print((RESULTS / f"{stem}.md").read_text())
+
+
+def _merged(path: Path, record: dict) -> dict:
+    """`record` with the variants of an earlier study of the same steps, evaluation interval and seeds kept
+    (a study of some variants adds or replaces their rows; the results file keeps the rest)."""
+    if not path.is_file():
+        return record
+    earlier = json.loads(path.read_text())
+    if any(earlier.get(key) != record[key] for key in ("steps", "eval_every", "seeds")):
+        return record
+    loads = earlier["load_average"]
+    loads = [loads] if loads and not isinstance(loads[0], list) else loads  # files written before merging: one triple
+    return record | {key: {**earlier[key], **record[key]} for key in ("variants", "overrides", "curves")} | {
+        "load_average": [*loads, *record["load_average"]]}
 
 
 def _tokens(rows: list[dict], step: int) -> int | None:
@@ -160,8 +176,8 @@ def study_markdown(record: dict) -> str:
         f"Held-out token accuracy / unigram baseline (the one held-out measure) after the same tokens as "
         f"{record['steps']} steps of 32 × 128; every variant is the shipped tiny recipe with one change; training "
         f"seed{'s' if len(record['seeds']) > 1 else ''} {', '.join(map(str, record['seeds']))}. "
-        f"Load average during the study: {', '.join(f'{x:.1f}' for x in record['load_average'])} (curves are per step, "
-        "so load does not move them).",
+        f"Load average during the study: {'; '.join(', '.join(f'{x:.1f}' for x in load) for load in record['load_average'])} "
+        "(one triple per study run; curves are per step, so load does not move them).",
         "",
         "| variant | what it tests | " + " | ".join(f"× baseline at {100 * m // marks[-1]}%" for m in quarter)
         + " | first step at 2× | held-out loss (end) | whole-word acc. (end) |",

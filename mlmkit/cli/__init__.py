@@ -66,10 +66,19 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     args, extras = parser.parse_known_args(argv)
     overrides = [extra for extra in extras if "=" in extra and not extra.startswith("-")]
     if extras and (len(overrides) < len(extras) or not hasattr(args, "overrides")):
-        parser.error(f"unrecognized arguments: {' '.join(extras)}{_setting_hint(extras) if hasattr(args, 'overrides') else ''}")
+        hint = _setting_hint(extras) if hasattr(args, "overrides") else ""
+        _command_parser(parser, getattr(args, "command", None)).error(f"unrecognized arguments: {' '.join(extras)}{hint}")
     if overrides:
         args.overrides = [*args.overrides, *overrides]
     return args
+
+
+def _command_parser(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser:
+    """The subcommand's own parser (its usage line and `mlmkit NAME:` prefix in errors), else the top one."""
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        if command in getattr(action, "choices", {}):
+            return action.choices[command]
+    return parser
 
 
 def _setting_hint(extras: list[str]) -> str:

@@ -18,8 +18,8 @@ examples:
       (FSDP; ddp.yaml and deepspeed-zero2.yaml beside it; README "Many processes" has the rest)
 
 Overrides are dotted paths into the recipe (sections tokenizer, data, model, collator, train, and
-output_dir), typed by the schema in mlmkit/config.py. Writes OUTPUT_DIR/config.yaml, metrics.jsonl, pretrain.log
-(library messages),
+output_dir, default runs/pretrain), typed by the recipe schema (`mlmkit pretrain RECIPE --dry-run` shows
+every setting). Writes OUTPUT_DIR/config.yaml, metrics.jsonl, pretrain.log (library messages),
 checkpoints/step-N/ (model/ is a Hugging Face folder) and final/.
 
 --resume continues from the newest checkpoint that verifies (damaged ones are moved aside). It may
@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         result = pretrain(config, resume=True if args.resume else None)
     state = PartialState()
     # One line per process: under `accelerate launch` every process reports the loss it agreed on.
-    print(f"process {state.process_index}/{state.num_processes}: step {result.step}, loss {result.loss:.6f}, "
-          f"final model in {result.final_dir}", flush=True)
+    who = f"process {state.process_index}/{state.num_processes}: " if state.num_processes > 1 else ""
+    print(f"{who}step {result.step}, last step's loss {result.loss:.6f} (metrics.jsonl logs means over "
+          f"train.log_every steps), final model in {result.final_dir}", flush=True)
     return 0

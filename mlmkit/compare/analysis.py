@@ -159,8 +159,10 @@ def conclusions(mlm: dict[str, Any], glue: dict[str, Any], reference: str, contr
                     resolved.append(f"{name} is {difference['verdict']} than {reference} on {_label(metric)} "
                                     f"by {_points(difference['interval'], metric)}")
     lines = []
-    lines.append("Beyond noise: " + ("; ".join(resolved) + "." if resolved else "no strategy differs from "
-                                      f"{reference} beyond its 95% interval on any measure."))
+    # With one pretraining run per strategy the intervals hold held-out blocks (and fine-tuning seeds) only.
+    beyond = "Beyond noise" if pretrain_seeds >= 2 else "Beyond the noise of held-out blocks and fine-tuning seeds (one pretraining run each)"
+    lines.append(f"{beyond}: " + ("; ".join(resolved) + "." if resolved else "no strategy differs from "
+                                  f"{reference} beyond its 95% interval on any measure."))
     if unresolved:
         lines.append("Not distinguishable at this budget: " + "; ".join(unresolved) + ".")
     bought = []

@@ -65,14 +65,14 @@ def default_corpus_path() -> Path:
     return path
 
 
-def check_corpus_paths(paths: Iterable[str | Path]) -> list[Path]:
+def check_corpus_paths(paths: Iterable[str | Path], setting: str = "") -> list[Path]:
     """Return `paths` as Paths; raise MlmkitError naming the first that is missing or a folder (a cheap check,
-    made before a run creates its output folder)."""
+    made before a run creates its output folder), after `setting` (e.g. "data.corpus") when given."""
     files = [Path(path) for path in paths]
     for path in files:
         if not path.is_file():
             what = "is a folder, not a file" if path.is_dir() else "does not exist"
-            raise MlmkitError(f"corpus file {str(path)!r} {what}; pass UTF-8 text files")
+            raise MlmkitError(f"{setting + ': ' if setting else ''}corpus file {str(path)!r} {what}; pass UTF-8 text files")
     return files
 
 

@@ -21,11 +21,13 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import numpy as np
 
 from mlmkit.data.words import Segmenter, contains_cjk, document_word_ids
+from mlmkit.errors import MlmkitError
 
 TokenizedBatch = tuple[np.ndarray, np.ndarray, np.ndarray]  # ids (L,), words (L,), offsets (D+1,)
 
@@ -98,11 +100,18 @@ def tokenized_batches(
         return
     context = multiprocessing.get_context("spawn")  # no fork of a threaded process (torch, the tokenizer's pool)
     initargs = (tokenizer_json, segmenter)
-    with ProcessPoolExecutor(num_proc, mp_context=context, initializer=_start_worker, initargs=initargs) as pool:
-        pending: deque[Future] = deque()
-        for texts in batches:
-            pending.append(pool.submit(_tokenize_in_worker, texts))
-            if len(pending) >= 2 * num_proc:
+    try:
+        with ProcessPoolExecutor(num_proc, mp_context=context, initializer=_start_worker, initargs=initargs) as pool:
+            pending: deque[Future] = deque()
+            for texts in batches:
+                pending.append(pool.submit(_tokenize_in_worker, texts))
+                if len(pending) >= 2 * num_proc:
+                    yield pending.popleft().result()
+            while pending:
                 yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+    except BrokenProcessPool:
+        raise MlmkitError(
+            f"a tokenizer worker process stopped (num_proc={num_proc}; any traceback of it is above). Workers start by "
+            "importing your script, so a script that calls this at its top level must put its code under "
+            "`if __name__ == \"__main__\":`; a worker killed for memory needs a smaller num_proc or tokenize_batch_size"
+        ) from None

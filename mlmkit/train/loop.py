@@ -105,7 +105,8 @@ def pretrain(config: RunConfig, resume: bool | None = None, description: str = "
 
 
 def _train(config: RunConfig, accelerator: Any, resume: bool, description: str) -> PretrainResult:
-    check_corpus_paths((*config.data.corpus, *config.tokenizer.corpus))  # before OUTPUT_DIR exists or the config shows
+    check_corpus_paths(config.data.corpus, "data.corpus")  # before OUTPUT_DIR exists or the config shows
+    check_corpus_paths(config.tokenizer.corpus, "tokenizer.corpus")
     output_dir = prepare_output_dir(config, accelerator, resume)
     if accelerator.is_main_process:
         logger.info(f"resolved config:\n{to_yaml(config)}")

@@ -124,3 +124,15 @@ def test_the_report_names_each_verdict_as_the_readme_does():
     interval = {"estimate": 0.004, "low": -0.01, "high": 0.02}
     assert _difference_cell({"interval": interval, "verdict": "not distinguishable"}, "token_accuracy") == "+0.40 [-1.00, +2.00] not distinguishable"
     assert _difference_cell({"interval": {"estimate": 0.03, "low": 0.01, "high": 0.05}, "verdict": "better"}, "token_accuracy").endswith("**better**")
+
+
+def test_the_conclusion_says_whose_noise_one_pretraining_run_excludes():
+    """With one pretraining run per strategy the report said "Beyond noise", though its intervals hold
+    held-out blocks and fine-tuning seeds only."""
+    from mlmkit.compare.analysis import conclusions
+
+    worse = {"verdict": "worse", "interval": {"estimate": -0.02, "low": -0.03, "high": -0.01}, "scale_to_resolve": None}
+    mlm = {"span": {"token_accuracy": {"vs_reference": worse}}}
+    one = conclusions(mlm, {}, "random", "no pretraining", pretrain_seeds=1)
+    assert one[0].startswith("Beyond the noise of held-out blocks and fine-tuning seeds (one pretraining run each): span is worse")
+    assert conclusions(mlm, {}, "random", "no pretraining", pretrain_seeds=3)[0].startswith("Beyond noise: span is worse")

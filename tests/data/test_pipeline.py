@@ -215,3 +215,26 @@ def test_pretokenized_dataset_gets_word_ids_from_the_vocabulary(minilm_path, tmp
     with pytest.raises(MlmkitError, match="input_ids go up to 99999 but the tokenizer has 30522 tokens"):
         prepare_dataset(tokenizer, seq_len=16, out_dir=tmp_path / "x", dataset=str(tmp_path / "big"))
     assert not (tmp_path / "x").exists()
+
+
+def test_a_script_without_a_main_guard_gets_one_line_on_what_to_do(trained_tokenizers, small_corpus, tmp_path):
+    """The README's streaming example run as a script without `if __name__ == "__main__":` ended in
+    BrokenProcessPool after 8 worker tracebacks (spawned workers import the script and start it again)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "prepare.py"
+    script.write_text(
+        "from mlmkit.data.pipeline import prepare_dataset\n"
+        "from mlmkit.data.tokenizer import load_mlm_tokenizer\n"
+        "from mlmkit.errors import MlmkitError\n"
+        f"tokenizer = load_mlm_tokenizer({str(trained_tokenizers['wordpiece'])!r})\n"
+        "try:\n"
+        f"    prepare_dataset(tokenizer, seq_len=32, out_dir={str(tmp_path / 'data')!r}, corpus_files=[{str(small_corpus)!r}], num_proc=2)\n"
+        "except MlmkitError as error:\n"
+        "    print('MLMKIT', error)\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert "MLMKIT a tokenizer worker process stopped (num_proc=2" in done.stdout, done.stdout + done.stderr[-2000:]
+    assert 'if __name__ == "__main__":' in done.stdout

@@ -100,7 +100,8 @@ def test_an_option_flag_that_is_a_setting_gets_the_override_spelling(capsys) -> 
 
     with pytest.raises(SystemExit):
         main(["pretrain", "tiny-cpu", "--max-steps", "5"])
-    assert "did you mean train.max_steps=5?" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "did you mean train.max_steps=5?" in error and "mlmkit pretrain: error:" in error  # the command's own usage
     with pytest.raises(SystemExit):
         main(["pretrain", "tiny-cpu", "--bogus"])
     assert "did you mean" not in capsys.readouterr().err
@@ -112,7 +113,7 @@ def test_a_missing_corpus_fails_before_the_output_folder_or_the_config_appear(tm
     out = tmp_path / "run"
     assert main(["pretrain", "tiny-cpu", f"data.corpus=[{tmp_path / 'nope.txt'}]", f"output_dir={out}"]) == 2
     captured = capsys.readouterr()
-    assert "corpus file" in captured.err and "does not exist" in captured.err
+    assert "data.corpus: corpus file" in captured.err and "does not exist" in captured.err
     assert "resolved config" not in captured.err + captured.out and not out.exists()
 
 

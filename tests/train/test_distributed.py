@@ -51,7 +51,7 @@ def test_two_cpu_processes_train_as_one_with_gradient_accumulation_2(write_recip
     assert done.returncode == 0, done.stderr[-3000:]
 
     # Both processes agree on the loss they report; files are written once, by one process.
-    reports = re.findall(r"process (\d)/2: step (\d+), loss ([\d.]+)", done.stdout)
+    reports = re.findall(r"process (\d)/2: step (\d+), last step's loss ([\d.]+)", done.stdout)
     assert sorted(index for index, _, _ in reports) == ["0", "1"], done.stdout[-2000:]
     assert reports[0][1:] == reports[1][1:]
     rows = read_metrics(out / "metrics.jsonl")
