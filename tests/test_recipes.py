@@ -18,6 +18,8 @@ def test_recipes_lists_every_shipped_recipe_on_one_line(capsys):
     by_name = {line.split()[0]: line for line in lines}  # token budgets read with their unit (was "1.72e+03B")
     assert "1.72T tokens of 96×48×1024" in by_name["modernbert-base"] and "12.1B tokens" in by_name["academic-24h"]
     assert all(len(line) < 200 for line in lines)
+    assert not any("`" in line for line in lines)  # descriptions are plain text, cut at a word ("`mlmk…" before)
+    assert "the model mlmk…" not in tiny and tiny.endswith("…") and not tiny[:-1].endswith(" ")
 
 
 def test_pretrain_takes_a_shipped_name(tmp_path, capsys):

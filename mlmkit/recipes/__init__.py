@@ -68,5 +68,6 @@ def recipe_summary(path: Path, width: int = 72) -> str:
         header.append(line.lstrip("#").strip())
     text = " ".join(header).removeprefix(f"{path.stem}:").strip()
     sentence = re.split(r"(?<!et al)\. (?=[A-Z])", text, maxsplit=1)[0].rstrip(".")
-    sentence = sentence if len(sentence) <= width else sentence[: width - 1].rstrip() + "…"
+    sentence = sentence.replace("`", "")  # plain text on a terminal (a cut could leave one unclosed)
+    sentence = sentence if len(sentence) <= width else sentence[:width].rsplit(" ", 1)[0].rstrip(",;:") + "…"  # at a word
     return f"{facts}: {sentence}"
