@@ -81,6 +81,10 @@ def markdown(report: dict[str, Any]) -> str:
         "Library messages of the run: compare.log.",
         "",
     ]
+    if "software" in report:  # reports written before versions were recorded have none
+        software = report["software"]
+        lines[-1:-1] = [f"Software of this report: mlmkit {software['mlmkit']}, torch {software['torch']}, "
+                        f"transformers {software['transformers']}, Python {software['python']}."]
     return "\n".join(lines)
 
 

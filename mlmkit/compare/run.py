@@ -71,9 +71,23 @@ def run_comparison(options: CompareOptions) -> dict[str, Any]:
         "held_out_blocks": len(shared.validation),
         "strategies": results,
         "control": {"seeds": control},
+        "software": _software(),
     }
     write_report(report, out)
     return report
+
+
+def _software() -> dict[str, str]:
+    """Versions this report was written with (a rerun reuses finished runs and records its own versions)."""
+    import platform
+
+    import torch
+    import transformers
+
+    from mlmkit import __version__
+
+    return {"mlmkit": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+            "python": platform.python_version()}
 
 
 # The no-pretraining control: the same model, randomly initialised, fine-tuned the same way.

@@ -2,6 +2,7 @@
 
 import json
 
+import mlmkit
 from mlmkit.cli import main
 from mlmkit.cli.compare import parse_strategy_options
 from mlmkit.compare.options import CompareOptions
@@ -62,6 +63,7 @@ def test_miniature_comparison_report_and_resume(tmp_path, shared_data):
     # After 4 steps no model predicts from context yet, and the report says so rather than rank them.
     assert "random, span, span+late_mask: held-out accuracy at or below the unigram baseline" in text
     assert (out / "compare.log").is_file()
+    assert f"Software of this report: mlmkit {mlmkit.__version__}, torch " in text and report["software"]["transformers"]
     # Each run's config says which tokenizer it used.
     config = (out / "runs" / "span" / "seed-1" / "config.yaml").read_text()
     assert "vocab_size: 1000" in config and "lowercase: true" in config and "seed: 1" in config
