@@ -58,12 +58,6 @@ def _plain_rows(rows: list[Any]) -> bool:
     return ends <= {int, type(None)}
 
 
-def _rows(rows: list[Any], key: str) -> list[Any]:
-    """Every feature's row of column `key` as a flat sequence of ints (`_one_row`), checked per row only
-    when the batch is not made of plain lists."""
-    return rows if _plain_rows(rows) else [_one_row(row, key, index) for index, row in enumerate(rows)]
-
-
 @lru_cache(maxsize=64)
 def _row_struct(length: int) -> struct.Struct:
     return struct.Struct(f"{length}q")  # native int64, numpy's layout

@@ -103,7 +103,9 @@ def lookup(sorted_keys: torch.Tensor, queries: torch.Tensor) -> tuple[torch.Tens
     if sorted_keys.numel() == 0:
         return torch.zeros_like(queries, dtype=torch.bool), torch.zeros_like(queries)
     keys, flat = sorted_keys.numpy(), queries.reshape(-1).numpy()
-    order = np.argsort(flat)  # queries in ascending order walk the table once: ~1.5x faster than torch.searchsorted
+    # Queries in ascending order walk the table once: about 1.5x faster than torch.searchsorted from a few
+    # hundred keys up (measured to 200k), slower only on tables of a few keys, where both are cheap.
+    order = np.argsort(flat)
     index = np.empty(flat.size, dtype=np.int64)
     index[order] = np.searchsorted(keys, flat[order])
     np.minimum(index, keys.size - 1, out=index)
